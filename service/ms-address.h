@@ -1,0 +1,37 @@
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Mail addresses as callers give them ("addr@example.org", "Name <addr@example.org>",
+ * "\"Last, First\" <addr@example.org>"), validated so that the addr-spec is a valid RFC 5321
+ * Mailbox (Local-part "@" Domain, dot-atom or quoted-string local part, domain as dotted labels
+ * or an address literal, at most 64 octets local part and 254 octets in all) and nothing in
+ * either part can inject a header or an SMTP command. Non-ASCII is refused in the addr-spec
+ * (SMTPUTF8 comes later) but allowed (UTF-8) in the display name. */
+typedef struct _MsAddress MsAddress;
+
+/* errors: G_IO_ERROR_INVALID_ARGUMENT with a message saying what is wrong and quoting the
+ * (sanitised) input */
+MsAddress *
+ms_address_parse(const gchar *text, GError **error);
+const gchar *
+ms_address_get_display_name(const MsAddress *self); /* NULL if none */
+const gchar *
+ms_address_get_addr_spec(const MsAddress *self);
+/* the header form: "addr@x", or "Name <addr@x>", with the display name quoted when it has
+ * specials or encoded as an RFC 2047 encoded-word when it is not ASCII */
+gchar *
+ms_address_to_header(const MsAddress *self);
+MsAddress *
+ms_address_copy(const MsAddress *self);
+void
+ms_address_free(MsAddress *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsAddress, ms_address_free)
+
+/* TRUE if the addr-spec alone is a valid RFC 5321 Mailbox */
+gboolean
+ms_address_is_valid_mailbox(const gchar *addr_spec);
+
+G_END_DECLS
