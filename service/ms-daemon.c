@@ -1,1 +1,908 @@
+#define G_LOG_DOMAIN "MsDaemon"
+
 #include "config.h"
+
+#include <glib/gi18n.h>
+#include <string.h>
+
+#include "ms-daemon.h"
+#include "ms-error.h"
+#include "ms-message.h"
+
+#define MS_DBUS_PATH	       "/org/mail/Sender"
+#define MS_DBUS_INTERFACE      "org.mail.Sender"
+#define MS_DBUS_JOB_INTERFACE  "org.mail.Sender.Job"
+#define MS_DBUS_JOB_PATH_PREFIX "/org/mail/Sender/Job/"
+
+struct _MsDaemon {
+	GObject parent_instance;
+	MsConfig *config;
+	MsQueue *queue;
+	gboolean system_bus;
+	GDBusConnection *connection;
+	GDBusNodeInfo *introspection;
+	guint manager_id;
+	GHashTable *job_ids; /* object path -> registration id */
+	GHashTable *job_notify_ids; /* object path -> notify handler id */
+};
+
+G_DEFINE_TYPE(MsDaemon, ms_daemon, G_TYPE_OBJECT)
+
+/* one method call in flight; owns the invocation until it is answered */
+typedef struct {
+	MsDaemon *self;
+	GDBusMethodInvocation *invocation;
+	GVariant *parameters;
+} MsDaemonCall;
+
+static void
+ms_daemon_call_free(MsDaemonCall *call)
+{
+	g_object_unref(call->self);
+	g_clear_object(&call->invocation);
+	g_variant_unref(call->parameters);
+	g_free(call);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsDaemonCall, ms_daemon_call_free)
+
+/* the one place errors cross the bus */
+static void
+ms_daemon_return_error(MsDaemonCall *call, GError *error)
+{
+	ms_error_convert(&error);
+	g_debug("%s failed: %s: %s",
+		g_dbus_method_invocation_get_method_name(call->invocation),
+		ms_error_to_dbus_name(error->code),
+		error->message);
+	g_dbus_method_invocation_return_gerror(g_steal_pointer(&call->invocation), error);
+	g_error_free(error);
+}
+
+/* ---- argument parsing ---- */
+
+typedef struct {
+	const gchar *key;
+	const gchar *type;
+} MsDaemonKey;
+
+/* every key of a dictionary argument must be known and of the right type */
+static gboolean
+ms_daemon_check_dict(GVariant *dict,
+		     const gchar *what,
+		     const MsDaemonKey *keys,
+		     gsize n_keys,
+		     GError **error)
+{
+	GVariantIter iter;
+	const gchar *key;
+	GVariant *value_raw;
+
+	g_variant_iter_init(&iter, dict);
+	while (g_variant_iter_next(&iter, "{&sv}", &key, &value_raw)) {
+		g_autoptr(GVariant) value = value_raw;
+		const MsDaemonKey *known = NULL;
+
+		for (gsize i = 0; i < n_keys; i++) {
+			if (g_str_equal(keys[i].key, key)) {
+				known = &keys[i];
+				break;
+			}
+		}
+		if (known == NULL) {
+			g_autoptr(GString) names = g_string_new(NULL);
+			g_autofree gchar *key_safe = g_strescape(key, NULL);
+			for (gsize i = 0; i < n_keys; i++)
+				g_string_append_printf(names, "%s%s", i > 0 ? ", " : "", keys[i].key);
+			g_set_error(error,
+				    MS_ERROR,
+				    MS_ERROR_INVALID_ARGS,
+				    _("Unknown key '%s' in %s (known keys: %s)"),
+				    key_safe,
+				    what,
+				    names->str);
+			return FALSE;
+		}
+		if (!g_variant_is_of_type(value, G_VARIANT_TYPE(known->type))) {
+			g_set_error(error,
+				    MS_ERROR,
+				    MS_ERROR_INVALID_ARGS,
+				    _("Key '%s' in %s must be of type %s, not %s"),
+				    key,
+				    what,
+				    known->type,
+				    g_variant_get_type_string(value));
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+static const MsDaemonKey ms_daemon_send_keys[] = {
+    {"from", "s"},
+    {"to", "as"},
+    {"cc", "as"},
+    {"bcc", "as"},
+    {"reply-to", "s"},
+    {"subject", "s"},
+    {"body", "s"},
+    {"html", "s"},
+    {"headers", "a{ss}"},
+    {"attachments", "aa{sv}"},
+};
+
+static const MsDaemonKey ms_daemon_send_option_keys[] = {
+    {"account", "s"},
+};
+
+static MsAccount *
+ms_daemon_lookup_account(MsDaemon *self, GVariant *options, GError **error)
+{
+	const gchar *name = "default";
+	MsAccount *account;
+
+	g_variant_lookup(options, "account", "&s", &name);
+	if (name[0] == '\0')
+		name = "default";
+	account = ms_config_get_account(self->config, name);
+	if (account == NULL) {
+		g_autoptr(GPtrArray) names = ms_config_get_account_names(self->config);
+		g_autofree gchar *name_safe = g_strescape(name, NULL);
+		g_autofree gchar *known = NULL;
+
+		g_ptr_array_add(names, NULL);
+		known = g_strjoinv(", ", (gchar **)names->pdata);
+		g_set_error(error,
+			    MS_ERROR,
+			    MS_ERROR_NO_SUCH_ACCOUNT,
+			    _("No account '%s' is configured (accounts: %s)"),
+			    name_safe,
+			    known[0] != '\0' ? known : _("none"));
+		return NULL;
+	}
+	return account;
+}
+
+/* G_IO_ERROR_INVALID_ARGUMENT from the composer means the caller's message is at fault */
+static gboolean
+ms_daemon_message_error(gboolean ret, GError **error)
+{
+	if (!ret && error != NULL && g_error_matches(*error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT)) {
+		(*error)->domain = MS_ERROR;
+		(*error)->code = MS_ERROR_INVALID_MESSAGE;
+	}
+	return ret;
+}
+
+typedef gboolean (*MsMessageAddFunc)(MsMessage *message, const gchar *address, GError **error);
+
+static gboolean
+ms_daemon_add_addresses(MsMessage *message,
+			GVariant *dict,
+			const gchar *key,
+			MsMessageAddFunc func,
+			GError **error)
+{
+	g_autofree const gchar **addresses = NULL;
+
+	if (!g_variant_lookup(dict, key, "^a&s", &addresses))
+		return TRUE;
+	for (guint i = 0; addresses[i] != NULL; i++) {
+		if (!ms_daemon_message_error(func(message, addresses[i], error), error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static MsMessage *
+ms_daemon_compose(MsDaemon *self, GVariant *dict, MsAccount *account, GError **error)
+{
+	g_autoptr(MsMessage) message = ms_message_new();
+	const gchar *value = NULL;
+	g_autoptr(GVariant) headers = NULL;
+
+	if (!ms_daemon_check_dict(dict,
+				  "the message",
+				  ms_daemon_send_keys,
+				  G_N_ELEMENTS(ms_daemon_send_keys),
+				  error))
+		return NULL;
+	/* refused rather than ignored: a caller must not believe its HTML or files went out */
+	for (guint i = 0; i < 2; i++) {
+		const gchar *key = i == 0 ? "html" : "attachments";
+		g_autoptr(GVariant) unsupported = g_variant_lookup_value(dict, key, NULL);
+		if (unsupported != NULL) {
+			g_set_error(error,
+				    MS_ERROR,
+				    MS_ERROR_INVALID_ARGS,
+				    _("'%s' is not supported yet: send a text body only"),
+				    key);
+			return NULL;
+		}
+	}
+
+	if (!g_variant_lookup(dict, "from", "&s", &value))
+		value = ms_account_get_from(account);
+	if (!ms_daemon_message_error(ms_message_set_from(message, value, error), error))
+		return NULL;
+	if (!ms_daemon_add_addresses(message, dict, "to", ms_message_add_to, error) ||
+	    !ms_daemon_add_addresses(message, dict, "cc", ms_message_add_cc, error) ||
+	    !ms_daemon_add_addresses(message, dict, "bcc", ms_message_add_bcc, error))
+		return NULL;
+	if (g_variant_lookup(dict, "reply-to", "&s", &value) &&
+	    !ms_daemon_message_error(ms_message_set_reply_to(message, value, error), error))
+		return NULL;
+	if (g_variant_lookup(dict, "subject", "&s", &value) &&
+	    !ms_daemon_message_error(ms_message_set_subject(message, value, error), error))
+		return NULL;
+	if (g_variant_lookup(dict, "body", "&s", &value) &&
+	    !ms_daemon_message_error(ms_message_set_body(message, value, error), error))
+		return NULL;
+	headers = g_variant_lookup_value(dict, "headers", G_VARIANT_TYPE("a{ss}"));
+	if (headers != NULL) {
+		GVariantIter iter;
+		const gchar *name;
+		g_variant_iter_init(&iter, headers);
+		while (g_variant_iter_next(&iter, "{&s&s}", &name, &value)) {
+			if (!ms_daemon_message_error(
+				ms_message_add_header(message, name, value, error),
+				error))
+				return NULL;
+		}
+	}
+	return g_steal_pointer(&message);
+}
+
+/* ---- methods ---- */
+
+static void
+ms_daemon_submit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(MsDaemonCall) call = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsJob) job = ms_queue_submit_finish(MS_QUEUE(source), res, &error);
+
+	if (job == NULL) {
+		ms_daemon_return_error(call, g_steal_pointer(&error));
+		return;
+	}
+	g_dbus_method_invocation_return_value(g_steal_pointer(&call->invocation),
+					      g_variant_new("(o)", ms_job_get_object_path(job)));
+}
+
+static void
+ms_daemon_method_send(MsDaemonCall *call_owned)
+{
+	g_autoptr(MsDaemonCall) call = call_owned;
+	MsDaemon *self = call->self;
+	g_autoptr(GVariant) dict = NULL;
+	g_autoptr(GVariant) options = NULL;
+	g_autoptr(MsMessage) message = NULL;
+	g_autoptr(GBytes) bytes = NULL;
+	g_autoptr(GPtrArray) recipients = NULL;
+	GError *error = NULL;
+	MsAccount *account;
+
+	g_variant_get(call->parameters, "(@a{sv}@a{sv})", &dict, &options);
+	if (!ms_daemon_check_dict(options,
+				  "the options",
+				  ms_daemon_send_option_keys,
+				  G_N_ELEMENTS(ms_daemon_send_option_keys),
+				  &error)) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	account = ms_daemon_lookup_account(self, options, &error);
+	if (account == NULL) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	message = ms_daemon_compose(self, dict, account, &error);
+	if (message == NULL) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	bytes = ms_message_to_bytes(message, &error);
+	if (bytes == NULL) {
+		ms_daemon_message_error(FALSE, &error);
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	recipients = ms_message_get_recipients(message);
+	g_ptr_array_add(recipients, NULL);
+	ms_queue_submit_async(
+	    self->queue,
+	    account,
+	    ms_address_get_addr_spec(ms_message_get_from(message)),
+	    (const gchar *const *)recipients->pdata,
+	    bytes,
+	    NULL,
+	    ms_daemon_submit_cb,
+	    g_steal_pointer(&call));
+}
+
+static void
+ms_daemon_method_not_yet(MsDaemonCall *call_owned)
+{
+	g_autoptr(MsDaemonCall) call = call_owned;
+
+	ms_daemon_return_error(call,
+			       g_error_new(MS_ERROR,
+					   MS_ERROR_FAILED,
+					   _("%s is not available in this version yet"),
+					   g_dbus_method_invocation_get_method_name(call->invocation)));
+}
+
+static GVariant *
+ms_daemon_account_to_variant(MsAccount *account)
+{
+	GVariantBuilder builder;
+	const gchar *const *notify_to = ms_account_get_notify_to(account);
+
+	g_variant_builder_init(&builder, G_VARIANT_TYPE_VARDICT);
+	g_variant_builder_add(&builder, "{sv}", "host", g_variant_new_string(ms_account_get_host(account)));
+	g_variant_builder_add(&builder, "{sv}", "port", g_variant_new_uint16(ms_account_get_port(account)));
+	g_variant_builder_add(&builder,
+			      "{sv}",
+			      "security",
+			      g_variant_new_string(ms_security_to_string(ms_account_get_security(account))));
+	g_variant_builder_add(&builder,
+			      "{sv}",
+			      "auth",
+			      g_variant_new_string(ms_auth_method_to_string(ms_account_get_auth(account))));
+	if (ms_account_get_username(account) != NULL)
+		g_variant_builder_add(&builder,
+				      "{sv}",
+				      "username",
+				      g_variant_new_string(ms_account_get_username(account)));
+	g_variant_builder_add(&builder, "{sv}", "from", g_variant_new_string(ms_account_get_from(account)));
+	g_variant_builder_add(&builder,
+			      "{sv}",
+			      "helo-name",
+			      g_variant_new_string(ms_account_get_helo_name(account)));
+	if (ms_account_get_ca_file(account) != NULL)
+		g_variant_builder_add(&builder,
+				      "{sv}",
+				      "ca-file",
+				      g_variant_new_string(ms_account_get_ca_file(account)));
+	if (ms_account_get_tls_fingerprint(account) != NULL)
+		g_variant_builder_add(&builder,
+				      "{sv}",
+				      "tls-fingerprint",
+				      g_variant_new_string(ms_account_get_tls_fingerprint(account)));
+	g_variant_builder_add(&builder,
+			      "{sv}",
+			      "tls-verify",
+			      g_variant_new_boolean(ms_account_get_tls_verify(account)));
+	g_variant_builder_add(&builder,
+			      "{sv}",
+			      "timeout",
+			      g_variant_new_uint32(ms_account_get_timeout(account)));
+	g_variant_builder_add(&builder,
+			      "{sv}",
+			      "max-attempts",
+			      g_variant_new_uint32(ms_account_get_max_attempts(account)));
+	g_variant_builder_add(&builder,
+			      "{sv}",
+			      "retry-delay",
+			      g_variant_new_uint32(ms_account_get_retry_delay(account)));
+	g_variant_builder_add(&builder,
+			      "{sv}",
+			      "notify-to",
+			      g_variant_new_strv(notify_to, -1));
+	return g_variant_builder_end(&builder);
+}
+
+static void
+ms_daemon_method_get_accounts(MsDaemonCall *call_owned)
+{
+	g_autoptr(MsDaemonCall) call = call_owned;
+	MsDaemon *self = call->self;
+	g_autoptr(GPtrArray) names = ms_config_get_account_names(self->config);
+	GVariantBuilder builder;
+
+	g_variant_builder_init(&builder, G_VARIANT_TYPE("a{sa{sv}}"));
+	for (guint i = 0; i < names->len; i++) {
+		const gchar *name = g_ptr_array_index(names, i);
+		MsAccount *account = ms_config_get_account(self->config, name);
+		g_variant_builder_add(&builder, "{s@a{sv}}", name, ms_daemon_account_to_variant(account));
+	}
+	g_dbus_method_invocation_return_value(g_steal_pointer(&call->invocation),
+					      g_variant_new("(a{sa{sv}})", &builder));
+}
+
+static void
+ms_daemon_method_get_jobs(MsDaemonCall *call_owned)
+{
+	g_autoptr(MsDaemonCall) call = call_owned;
+	g_autoptr(GPtrArray) jobs = ms_queue_get_jobs(call->self->queue);
+	GVariantBuilder builder;
+
+	g_variant_builder_init(&builder, G_VARIANT_TYPE("ao"));
+	for (guint i = 0; i < jobs->len; i++)
+		g_variant_builder_add(&builder, "o", ms_job_get_object_path(g_ptr_array_index(jobs, i)));
+	g_dbus_method_invocation_return_value(g_steal_pointer(&call->invocation),
+					      g_variant_new("(ao)", &builder));
+}
+
+/* a handler owns the call: it answers the invocation and frees the call, now or later */
+typedef void (*MsDaemonMethodFunc)(MsDaemonCall *call);
+
+static const struct {
+	const gchar *name;
+	MsDaemonMethodFunc func;
+} ms_daemon_methods[] = {
+    {"Send", ms_daemon_method_send},
+    {"SendRaw", ms_daemon_method_not_yet},
+    {"SendRawFd", ms_daemon_method_not_yet},
+    {"Notify", ms_daemon_method_not_yet},
+    {"Verify", ms_daemon_method_not_yet},
+    {"GetAccounts", ms_daemon_method_get_accounts},
+    {"GetJobs", ms_daemon_method_get_jobs},
+};
+
+static void
+ms_daemon_manager_method_call(GDBusConnection *connection,
+			      const gchar *sender,
+			      const gchar *object_path,
+			      const gchar *interface_name,
+			      const gchar *method_name,
+			      GVariant *parameters,
+			      GDBusMethodInvocation *invocation,
+			      gpointer user_data)
+{
+	MsDaemon *self = MS_DAEMON(user_data);
+	MsDaemonCall *call = g_new0(MsDaemonCall, 1);
+
+	call->self = g_object_ref(self);
+	call->invocation = g_object_ref(invocation);
+	call->parameters = g_variant_ref(parameters);
+	g_debug("%s from %s", method_name, sender);
+	for (guint i = 0; i < G_N_ELEMENTS(ms_daemon_methods); i++) {
+		if (g_str_equal(ms_daemon_methods[i].name, method_name)) {
+			ms_daemon_methods[i].func(call);
+			return;
+		}
+	}
+	g_dbus_method_invocation_return_error(g_steal_pointer(&call->invocation),
+					      G_DBUS_ERROR,
+					      G_DBUS_ERROR_UNKNOWN_METHOD,
+					      "no method %s",
+					      method_name);
+	ms_daemon_call_free(call);
+}
+
+static GVariant *
+ms_daemon_manager_get_property(GDBusConnection *connection,
+			       const gchar *sender,
+			       const gchar *object_path,
+			       const gchar *interface_name,
+			       const gchar *property_name,
+			       GError **error,
+			       gpointer user_data)
+{
+	MsDaemon *self = MS_DAEMON(user_data);
+
+	if (g_str_equal(property_name, "Version"))
+		return g_variant_new_string(PACKAGE_VERSION);
+	if (g_str_equal(property_name, "QueueLength"))
+		return g_variant_new_uint32(ms_queue_get_length(self->queue));
+	g_set_error(error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_PROPERTY, "no property %s", property_name);
+	return NULL;
+}
+
+/* ---- job objects ---- */
+
+static MsJob *
+ms_daemon_job_for_path(MsDaemon *self, const gchar *object_path)
+{
+	if (!g_str_has_prefix(object_path, MS_DBUS_JOB_PATH_PREFIX))
+		return NULL;
+	return ms_queue_get_job(self->queue, object_path + strlen(MS_DBUS_JOB_PATH_PREFIX));
+}
+
+static void
+ms_daemon_job_method_call(GDBusConnection *connection,
+			  const gchar *sender,
+			  const gchar *object_path,
+			  const gchar *interface_name,
+			  const gchar *method_name,
+			  GVariant *parameters,
+			  GDBusMethodInvocation *invocation,
+			  gpointer user_data)
+{
+	MsDaemon *self = MS_DAEMON(user_data);
+	g_autoptr(MsDaemonCall) call = g_new0(MsDaemonCall, 1);
+	GError *error = NULL;
+	MsJob *job;
+
+	call->self = g_object_ref(self);
+	call->invocation = g_object_ref(invocation);
+	call->parameters = g_variant_ref(parameters);
+	job = ms_daemon_job_for_path(self, object_path);
+	if (job == NULL) {
+		ms_daemon_return_error(
+		    call,
+		    g_error_new(MS_ERROR, MS_ERROR_NO_SUCH_JOB, _("No such job: %s"), object_path));
+		return;
+	}
+	if (g_str_equal(method_name, "Cancel")) {
+		if (!ms_queue_cancel(self->queue, job, &error)) {
+			ms_daemon_return_error(call, error);
+			return;
+		}
+		g_dbus_method_invocation_return_value(g_steal_pointer(&call->invocation), NULL);
+		return;
+	}
+	g_dbus_method_invocation_return_error(g_steal_pointer(&call->invocation),
+					      G_DBUS_ERROR,
+					      G_DBUS_ERROR_UNKNOWN_METHOD,
+					      "no method %s",
+					      method_name);
+}
+
+/* GObject property of MsJob -> D-Bus property of org.mail.Sender.Job */
+static const struct {
+	const gchar *gobject;
+	const gchar *dbus;
+} ms_daemon_job_properties[] = {
+    {"state", "State"},
+    {"bytes-sent", "BytesSent"},
+    {"attempts", "Attempts"},
+    {"next-attempt", "NextAttempt"},
+    {"error", "Error"},
+    {"error-message", "ErrorMessage"},
+    {"server-reply", "ServerReply"},
+};
+
+static GVariant *
+ms_daemon_job_property_value(MsJob *job, const gchar *name)
+{
+	if (g_str_equal(name, "State"))
+		return g_variant_new_string(ms_job_state_to_string(ms_job_get_state(job)));
+	if (g_str_equal(name, "Account"))
+		return g_variant_new_string(ms_job_get_account(job));
+	if (g_str_equal(name, "Sender"))
+		return g_variant_new_string(ms_job_get_sender(job));
+	if (g_str_equal(name, "Recipients"))
+		return g_variant_new_strv(ms_job_get_recipients(job), -1);
+	if (g_str_equal(name, "BytesSent"))
+		return g_variant_new_uint64(ms_job_get_bytes_sent(job));
+	if (g_str_equal(name, "BytesTotal"))
+		return g_variant_new_uint64(ms_job_get_bytes_total(job));
+	if (g_str_equal(name, "Attempts"))
+		return g_variant_new_uint32(ms_job_get_attempts(job));
+	if (g_str_equal(name, "NextAttempt"))
+		return g_variant_new_int64(ms_job_get_next_attempt(job));
+	if (g_str_equal(name, "Error"))
+		return g_variant_new_string(ms_job_get_error(job));
+	if (g_str_equal(name, "ErrorMessage"))
+		return g_variant_new_string(ms_job_get_error_message(job));
+	if (g_str_equal(name, "ServerReply"))
+		return g_variant_new_string(ms_job_get_server_reply(job));
+	return NULL;
+}
+
+static GVariant *
+ms_daemon_job_get_property(GDBusConnection *connection,
+			   const gchar *sender,
+			   const gchar *object_path,
+			   const gchar *interface_name,
+			   const gchar *property_name,
+			   GError **error,
+			   gpointer user_data)
+{
+	MsDaemon *self = MS_DAEMON(user_data);
+	MsJob *job = ms_daemon_job_for_path(self, object_path);
+	GVariant *value;
+
+	if (job == NULL) {
+		g_set_error(error, MS_ERROR, MS_ERROR_NO_SUCH_JOB, _("No such job: %s"), object_path);
+		return NULL;
+	}
+	value = ms_daemon_job_property_value(job, property_name);
+	if (value == NULL)
+		g_set_error(error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_PROPERTY, "no property %s", property_name);
+	return value;
+}
+
+static void
+ms_daemon_emit_properties_changed(MsDaemon *self,
+				  const gchar *object_path,
+				  const gchar *interface_name,
+				  const gchar *property_name,
+				  GVariant *value)
+{
+	GVariantBuilder changed;
+	g_autoptr(GError) error = NULL;
+
+	if (self->connection == NULL) {
+		g_variant_unref(g_variant_ref_sink(value));
+		return;
+	}
+	g_variant_builder_init(&changed, G_VARIANT_TYPE_VARDICT);
+	g_variant_builder_add(&changed, "{sv}", property_name, value);
+	if (!g_dbus_connection_emit_signal(self->connection,
+					   NULL,
+					   object_path,
+					   "org.freedesktop.DBus.Properties",
+					   "PropertiesChanged",
+					   g_variant_new("(sa{sv}as)", interface_name, &changed, NULL),
+					   &error))
+		g_debug("cannot emit PropertiesChanged: %s", error->message);
+}
+
+static void
+ms_daemon_job_notify_cb(MsJob *job, GParamSpec *pspec, MsDaemon *self)
+{
+	for (guint i = 0; i < G_N_ELEMENTS(ms_daemon_job_properties); i++) {
+		if (g_str_equal(ms_daemon_job_properties[i].gobject, pspec->name)) {
+			const gchar *name = ms_daemon_job_properties[i].dbus;
+			ms_daemon_emit_properties_changed(self,
+							  ms_job_get_object_path(job),
+							  MS_DBUS_JOB_INTERFACE,
+							  name,
+							  ms_daemon_job_property_value(job, name));
+			return;
+		}
+	}
+}
+
+static const GDBusInterfaceVTable ms_daemon_manager_vtable = {
+    ms_daemon_manager_method_call,
+    ms_daemon_manager_get_property,
+    NULL,
+    {NULL},
+};
+
+static const GDBusInterfaceVTable ms_daemon_job_vtable = {
+    ms_daemon_job_method_call,
+    ms_daemon_job_get_property,
+    NULL,
+    {NULL},
+};
+
+static void
+ms_daemon_export_job(MsDaemon *self, MsJob *job)
+{
+	g_autoptr(GError) error = NULL;
+	GDBusInterfaceInfo *info =
+	    g_dbus_node_info_lookup_interface(self->introspection, MS_DBUS_JOB_INTERFACE);
+	const gchar *path = ms_job_get_object_path(job);
+	guint id;
+
+	if (self->connection == NULL || g_hash_table_contains(self->job_ids, path))
+		return;
+	id = g_dbus_connection_register_object(self->connection,
+					       path,
+					       info,
+					       &ms_daemon_job_vtable,
+					       self,
+					       NULL,
+					       &error);
+	if (id == 0) {
+		g_warning("cannot export %s: %s", path, error->message);
+		return;
+	}
+	g_hash_table_insert(self->job_ids, g_strdup(path), GUINT_TO_POINTER(id));
+	g_hash_table_insert(self->job_notify_ids,
+			    g_strdup(path),
+			    GSIZE_TO_POINTER(g_signal_connect(job,
+							      "notify",
+							      G_CALLBACK(ms_daemon_job_notify_cb),
+							      self)));
+}
+
+static void
+ms_daemon_unexport_job(MsDaemon *self, MsJob *job)
+{
+	const gchar *path = ms_job_get_object_path(job);
+	gpointer id = NULL;
+	gpointer handler = NULL;
+
+	if (g_hash_table_lookup_extended(self->job_notify_ids, path, NULL, &handler)) {
+		g_signal_handler_disconnect(job, GPOINTER_TO_SIZE(handler));
+		g_hash_table_remove(self->job_notify_ids, path);
+	}
+	if (self->connection != NULL &&
+	    g_hash_table_lookup_extended(self->job_ids, path, NULL, &id))
+		g_dbus_connection_unregister_object(self->connection, GPOINTER_TO_UINT(id));
+	g_hash_table_remove(self->job_ids, path);
+}
+
+/* ---- queue events -> bus signals ---- */
+
+static void
+ms_daemon_emit(MsDaemon *self, const gchar *signal_name, GVariant *parameters)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (self->connection == NULL) {
+		g_variant_unref(g_variant_ref_sink(parameters));
+		return;
+	}
+	if (!g_dbus_connection_emit_signal(self->connection,
+					   NULL,
+					   MS_DBUS_PATH,
+					   MS_DBUS_INTERFACE,
+					   signal_name,
+					   parameters,
+					   &error))
+		g_debug("cannot emit %s: %s", signal_name, error->message);
+}
+
+static void
+ms_daemon_job_added_cb(MsQueue *queue, MsJob *job, MsDaemon *self)
+{
+	ms_daemon_export_job(self, job);
+}
+
+static void
+ms_daemon_job_removed_cb(MsQueue *queue, MsJob *job, MsDaemon *self)
+{
+	ms_daemon_unexport_job(self, job);
+}
+
+static void
+ms_daemon_job_progress_cb(MsQueue *queue,
+			  MsJob *job,
+			  const gchar *stage,
+			  guint64 done,
+			  guint64 total,
+			  MsDaemon *self)
+{
+	ms_daemon_emit(self,
+		       "Progress",
+		       g_variant_new("(ostt)", ms_job_get_object_path(job), stage, done, total));
+}
+
+static void
+ms_daemon_job_finished_cb(MsQueue *queue, MsJob *job, MsDaemon *self)
+{
+	if (ms_job_get_state(job) == MS_JOB_STATE_SENT) {
+		ms_daemon_emit(
+		    self,
+		    "Sent",
+		    g_variant_new("(os)", ms_job_get_object_path(job), ms_job_get_server_reply(job)));
+		return;
+	}
+	ms_daemon_emit(self,
+		       "Failed",
+		       g_variant_new("(oss)",
+				     ms_job_get_object_path(job),
+				     ms_job_get_error(job),
+				     ms_job_get_error_message(job)));
+}
+
+static void
+ms_daemon_length_changed_cb(MsQueue *queue, MsDaemon *self)
+{
+	ms_daemon_emit_properties_changed(self,
+					  MS_DBUS_PATH,
+					  MS_DBUS_INTERFACE,
+					  "QueueLength",
+					  g_variant_new_uint32(ms_queue_get_length(queue)));
+}
+
+gboolean
+ms_daemon_register(MsDaemon *self, GDBusConnection *connection, GError **error)
+{
+	g_autoptr(GPtrArray) jobs = NULL;
+
+	g_return_val_if_fail(MS_IS_DAEMON(self), FALSE);
+	g_return_val_if_fail(G_IS_DBUS_CONNECTION(connection), FALSE);
+	g_return_val_if_fail(self->connection == NULL, FALSE);
+
+	self->connection = g_object_ref(connection);
+	self->manager_id = g_dbus_connection_register_object(
+	    connection,
+	    MS_DBUS_PATH,
+	    g_dbus_node_info_lookup_interface(self->introspection, MS_DBUS_INTERFACE),
+	    &ms_daemon_manager_vtable,
+	    self,
+	    NULL,
+	    error);
+	if (self->manager_id == 0)
+		return FALSE;
+	jobs = ms_queue_get_jobs(self->queue);
+	for (guint i = 0; i < jobs->len; i++)
+		ms_daemon_export_job(self, g_ptr_array_index(jobs, i));
+	return TRUE;
+}
+
+void
+ms_daemon_unregister(MsDaemon *self)
+{
+	g_autoptr(GPtrArray) jobs = NULL;
+
+	g_return_if_fail(MS_IS_DAEMON(self));
+	if (self->connection == NULL)
+		return;
+	jobs = ms_queue_get_jobs(self->queue);
+	for (guint i = 0; i < jobs->len; i++)
+		ms_daemon_unexport_job(self, g_ptr_array_index(jobs, i));
+	if (self->manager_id != 0)
+		g_dbus_connection_unregister_object(self->connection, self->manager_id);
+	self->manager_id = 0;
+	g_clear_object(&self->connection);
+}
+
+void
+ms_daemon_set_config(MsDaemon *self, MsConfig *config)
+{
+	g_return_if_fail(MS_IS_DAEMON(self));
+	g_return_if_fail(MS_IS_CONFIG(config));
+	g_set_object(&self->config, config);
+}
+
+MsDaemon *
+ms_daemon_new(MsConfig *config, MsQueue *queue, gboolean system_bus)
+{
+	MsDaemon *self;
+	g_autoptr(GBytes) xml = NULL;
+	g_autoptr(GError) error = NULL;
+
+	g_return_val_if_fail(MS_IS_CONFIG(config), NULL);
+	g_return_val_if_fail(MS_IS_QUEUE(queue), NULL);
+
+	self = g_object_new(MS_TYPE_DAEMON, NULL);
+	self->config = g_object_ref(config);
+	self->queue = g_object_ref(queue);
+	self->system_bus = system_bus;
+	/* the introspection XML is compiled in: a missing or broken copy is a build bug */
+	xml = g_resources_lookup_data("/org/mail/Sender/org.mail.Sender.xml",
+				      G_RESOURCE_LOOKUP_FLAGS_NONE,
+				      &error);
+	g_assert_no_error(error);
+	self->introspection = g_dbus_node_info_new_for_xml(g_bytes_get_data(xml, NULL), &error);
+	g_assert_no_error(error);
+	g_signal_connect_object(queue, "job-added", G_CALLBACK(ms_daemon_job_added_cb), self, 0);
+	g_signal_connect_object(queue, "job-removed", G_CALLBACK(ms_daemon_job_removed_cb), self, 0);
+	g_signal_connect_object(queue, "job-progress", G_CALLBACK(ms_daemon_job_progress_cb), self, 0);
+	g_signal_connect_object(queue, "job-finished", G_CALLBACK(ms_daemon_job_finished_cb), self, 0);
+	g_signal_connect_object(queue,
+				"length-changed",
+				G_CALLBACK(ms_daemon_length_changed_cb),
+				self,
+				0);
+	return self;
+}
+
+static void
+ms_daemon_init(MsDaemon *self)
+{
+	self->job_ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	self->job_notify_ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+}
+
+static void
+ms_daemon_dispose(GObject *object)
+{
+	MsDaemon *self = MS_DAEMON(object);
+
+	if (self->queue != NULL)
+		ms_daemon_unregister(self);
+	g_clear_object(&self->config);
+	g_clear_object(&self->queue);
+	g_clear_object(&self->connection);
+	G_OBJECT_CLASS(ms_daemon_parent_class)->dispose(object);
+}
+
+static void
+ms_daemon_finalize(GObject *object)
+{
+	MsDaemon *self = MS_DAEMON(object);
+
+	g_hash_table_unref(self->job_ids);
+	g_hash_table_unref(self->job_notify_ids);
+	g_clear_pointer(&self->introspection, g_dbus_node_info_unref);
+	G_OBJECT_CLASS(ms_daemon_parent_class)->finalize(object);
+}
+
+static void
+ms_daemon_class_init(MsDaemonClass *klass)
+{
+	GObjectClass *object_class = G_OBJECT_CLASS(klass);
+
+	object_class->dispose = ms_daemon_dispose;
+	object_class->finalize = ms_daemon_finalize;
+}

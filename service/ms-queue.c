@@ -1,1 +1,1015 @@
+#define G_LOG_DOMAIN "MsQueue"
+
 #include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ms-error.h"
+#include "ms-queue.h"
+#include "ms-smtp-client.h"
+
+#define MS_QUEUE_RETENTION_SECONDS     600 /* finished jobs stay visible this long */
+#define MS_QUEUE_MAX_RETRY_DELAY       3600
+#define MS_QUEUE_PROGRESS_INTERVAL_USEC (G_USEC_PER_SEC / 10)
+
+/* what the queue knows about a job beyond its exported state */
+typedef struct {
+	MsJob *job;
+	GBytes *message; /* only while an attempt runs */
+	guint retry_id;
+	guint remove_id;
+	gboolean active;
+	gboolean cancel_requested;
+	gint64 last_progress;
+} MsQueueEntry;
+
+struct _MsQueue {
+	GObject parent_instance;
+	MsConfig *config;
+	MsCredentials *credentials;
+	gchar *spool_dir;
+	gchar *failed_dir;
+	GHashTable *entries; /* id -> MsQueueEntry */
+	GPtrArray *order;    /* MsJob, oldest first */
+	guint kick_id;
+	guint counter;
+	gboolean stopping;
+	GTask *stop_task;
+};
+
+enum { SIGNAL_JOB_ADDED, SIGNAL_JOB_PROGRESS, SIGNAL_JOB_FINISHED, SIGNAL_JOB_REMOVED, SIGNAL_LENGTH_CHANGED, SIGNAL_LAST };
+
+static guint signals[SIGNAL_LAST] = {0};
+
+G_DEFINE_TYPE(MsQueue, ms_queue, G_TYPE_OBJECT)
+
+static void
+ms_queue_entry_free(MsQueueEntry *entry)
+{
+	g_clear_handle_id(&entry->retry_id, g_source_remove);
+	g_clear_handle_id(&entry->remove_id, g_source_remove);
+	g_clear_pointer(&entry->message, g_bytes_unref);
+	g_clear_object(&entry->job);
+	g_free(entry);
+}
+
+static gchar *
+ms_queue_path(MsQueue *self, const gchar *id, const gchar *suffix)
+{
+	g_autofree gchar *name = g_strconcat(id, suffix, NULL);
+	return g_build_filename(self->spool_dir, name, NULL);
+}
+
+/* fsync on a directory makes the renames into it durable */
+static gboolean
+ms_queue_fsync_dir(const gchar *dir, GError **error)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || fsync(fd) != 0) {
+		int errsv = errno;
+		if (fd >= 0)
+			close(fd);
+		g_set_error(error,
+			    G_FILE_ERROR,
+			    g_file_error_from_errno(errsv),
+			    "syncing %s: %s",
+			    dir,
+			    g_strerror(errsv));
+		return FALSE;
+	}
+	close(fd);
+	return TRUE;
+}
+
+/* ---- committing a job to disk (in a worker thread: fsync must not stall the main loop) ---- */
+
+typedef struct {
+	gchar *spool_dir;
+	gchar *id;
+	gchar *msg_path;
+	gchar *job_path;
+	GBytes *message;
+	gchar *envelope; /* keyfile text */
+	MsJob *job;
+} MsQueueCommit;
+
+static void
+ms_queue_commit_free(MsQueueCommit *commit)
+{
+	g_free(commit->spool_dir);
+	g_free(commit->id);
+	g_free(commit->msg_path);
+	g_free(commit->job_path);
+	g_bytes_unref(commit->message);
+	g_free(commit->envelope);
+	g_clear_object(&commit->job);
+	g_free(commit);
+}
+
+static void
+ms_queue_commit_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+	MsQueueCommit *commit = task_data;
+	g_autoptr(GError) error_local = NULL;
+	gsize size = 0;
+	const gchar *data = g_bytes_get_data(commit->message, &size);
+
+	if (!g_file_set_contents_full(commit->msg_path,
+				      data,
+				      size,
+				      G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+				      0600,
+				      &error_local) ||
+	    !g_file_set_contents_full(commit->job_path,
+				      commit->envelope,
+				      -1,
+				      G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+				      0600,
+				      &error_local) ||
+	    !ms_queue_fsync_dir(commit->spool_dir, &error_local)) {
+		/* nothing half-written stays behind: without its .job the message is not queued,
+		 * and the .msg is removed right away rather than at the next start */
+		g_unlink(commit->job_path);
+		g_unlink(commit->msg_path);
+		g_task_return_new_error(task,
+					MS_ERROR,
+					MS_ERROR_STORAGE,
+					_("Cannot write the message to the spool: %s"),
+					error_local->message);
+		return;
+	}
+	g_task_return_boolean(task, TRUE);
+}
+
+static gchar *
+ms_queue_envelope_to_data(MsJob *job, const gchar *error_name, const gchar *error_message)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+
+	g_key_file_set_string(kf, "job", "account", ms_job_get_account(job));
+	g_key_file_set_string(kf, "job", "sender", ms_job_get_sender(job));
+	g_key_file_set_string_list(kf,
+				   "job",
+				   "recipients",
+				   ms_job_get_recipients(job),
+				   g_strv_length((gchar **)ms_job_get_recipients(job)));
+	g_key_file_set_int64(kf, "job", "created", ms_job_get_created(job));
+	g_key_file_set_uint64(kf, "job", "size", ms_job_get_bytes_total(job));
+	if (error_name != NULL) {
+		g_key_file_set_string(kf, "failure", "error", error_name);
+		g_key_file_set_string(kf, "failure", "message", error_message);
+		g_key_file_set_int64(kf, "failure", "time", g_get_real_time() / G_USEC_PER_SEC);
+	}
+	return g_key_file_to_data(kf, NULL, NULL);
+}
+
+static gchar *
+ms_queue_new_id(MsQueue *self)
+{
+	/* time first so that ids sort by age; the counter and random part keep ids unique
+	 * within a microsecond and across restarts */
+	return g_strdup_printf("%014" G_GINT64_MODIFIER "x%04x%04x",
+			       g_get_real_time(),
+			       self->counter++ & 0xffff,
+			       g_random_int() & 0xffff);
+}
+
+static void
+ms_queue_schedule_kick(MsQueue *self);
+static void
+ms_queue_job_added(MsQueue *self, MsJob *job);
+
+static MsQueueEntry *
+ms_queue_add_job(MsQueue *self, MsJob *job)
+{
+	MsQueueEntry *entry = g_new0(MsQueueEntry, 1);
+
+	entry->job = g_object_ref(job);
+	ms_queue_job_added(self, job);
+	g_hash_table_insert(self->entries, g_strdup(ms_job_get_id(job)), entry);
+	g_ptr_array_add(self->order, g_object_ref(job));
+	g_signal_emit(self, signals[SIGNAL_JOB_ADDED], 0, job);
+	g_signal_emit(self, signals[SIGNAL_LENGTH_CHANGED], 0);
+	return entry;
+}
+
+static void
+ms_queue_commit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	MsQueue *self = MS_QUEUE(source);
+	g_autoptr(GTask) task = G_TASK(user_data);
+	GTask *commit_task = G_TASK(res);
+	MsQueueCommit *commit = g_task_get_task_data(commit_task);
+	g_autoptr(GError) error = NULL;
+
+	if (!g_task_propagate_boolean(commit_task, &error)) {
+		g_warning("%s", error->message);
+		g_task_return_error(task, g_steal_pointer(&error));
+		return;
+	}
+	g_info("job %s queued: %" G_GSIZE_FORMAT " bytes for %u recipient(s)",
+	       commit->id,
+	       g_bytes_get_size(commit->message),
+	       g_strv_length((gchar **)ms_job_get_recipients(commit->job)));
+	ms_queue_add_job(self, commit->job);
+	ms_queue_schedule_kick(self);
+	g_task_return_pointer(task, g_object_ref(commit->job), g_object_unref);
+}
+
+void
+ms_queue_submit_async(MsQueue *self,
+		      MsAccount *account,
+		      const gchar *sender,
+		      const gchar *const *recipients,
+		      GBytes *message,
+		      GCancellable *cancellable,
+		      GAsyncReadyCallback callback,
+		      gpointer user_data)
+{
+	g_autoptr(GTask) task = NULL;
+	g_autoptr(GTask) commit_task = NULL;
+	MsQueueCommit *commit;
+
+	g_return_if_fail(MS_IS_QUEUE(self));
+	g_return_if_fail(MS_IS_ACCOUNT(account));
+	g_return_if_fail(sender != NULL);
+	g_return_if_fail(recipients != NULL && recipients[0] != NULL);
+	g_return_if_fail(message != NULL);
+
+	task = g_task_new(self, cancellable, callback, user_data);
+	g_task_set_source_tag(task, ms_queue_submit_async);
+	if (self->stopping) {
+		g_task_return_new_error(task,
+					MS_ERROR,
+					MS_ERROR_STORAGE,
+					_("The service is shutting down and takes no new messages"));
+		return;
+	}
+
+	commit = g_new0(MsQueueCommit, 1);
+	commit->spool_dir = g_strdup(self->spool_dir);
+	commit->id = ms_queue_new_id(self);
+	commit->msg_path = ms_queue_path(self, commit->id, ".msg");
+	commit->job_path = ms_queue_path(self, commit->id, ".job");
+	commit->message = g_bytes_ref(message);
+	commit->job = ms_job_new(commit->id,
+				 ms_account_get_name(account),
+				 sender,
+				 recipients,
+				 g_bytes_get_size(message),
+				 g_get_real_time() / G_USEC_PER_SEC);
+	commit->envelope = ms_queue_envelope_to_data(commit->job, NULL, NULL);
+
+	/* once started, the commit finishes even if the caller goes away: the job is then
+	 * delivered all the same, which is what a caller that already sent it expects */
+	commit_task = g_task_new(self, NULL, ms_queue_commit_cb, g_steal_pointer(&task));
+	g_task_set_source_tag(commit_task, ms_queue_commit_thread);
+	g_task_set_task_data(commit_task, commit, (GDestroyNotify)ms_queue_commit_free);
+	g_task_run_in_thread(commit_task, ms_queue_commit_thread);
+}
+
+MsJob *
+ms_queue_submit_finish(MsQueue *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(res, self), NULL);
+	return g_task_propagate_pointer(G_TASK(res), error);
+}
+
+/* ---- finishing a job ---- */
+
+static gboolean
+ms_queue_forget_cb(gpointer user_data)
+{
+	MsQueueEntry *entry = user_data;
+	MsQueue *self = g_object_get_data(G_OBJECT(entry->job), "ms-queue");
+	g_autoptr(MsJob) job = g_object_ref(entry->job);
+
+	entry->remove_id = 0;
+	g_ptr_array_remove(self->order, job);
+	g_hash_table_remove(self->entries, ms_job_get_id(job));
+	g_signal_emit(self, signals[SIGNAL_JOB_REMOVED], 0, job);
+	return G_SOURCE_REMOVE;
+}
+
+/* delivered and cancelled jobs leave the spool; failed ones move to failed/ with the reason */
+static void
+ms_queue_retire_files(MsQueue *self, MsJob *job)
+{
+	g_autofree gchar *msg_path = ms_queue_path(self, ms_job_get_id(job), ".msg");
+	g_autofree gchar *job_path = ms_queue_path(self, ms_job_get_id(job), ".job");
+
+	if (ms_job_get_state(job) == MS_JOB_STATE_FAILED) {
+		g_autofree gchar *name_msg = g_strconcat(ms_job_get_id(job), ".msg", NULL);
+		g_autofree gchar *name_job = g_strconcat(ms_job_get_id(job), ".job", NULL);
+		g_autofree gchar *failed_msg = g_build_filename(self->failed_dir, name_msg, NULL);
+		g_autofree gchar *failed_job = g_build_filename(self->failed_dir, name_job, NULL);
+		g_autofree gchar *envelope = ms_queue_envelope_to_data(
+		    job, ms_job_get_error(job), ms_job_get_error_message(job));
+		g_autoptr(GError) error_local = NULL;
+
+		if (g_rename(msg_path, failed_msg) != 0 ||
+		    !g_file_set_contents(failed_job, envelope, -1, &error_local)) {
+			g_warning("cannot move job %s to %s: %s",
+				  ms_job_get_id(job),
+				  self->failed_dir,
+				  error_local != NULL ? error_local->message : g_strerror(errno));
+		}
+	} else {
+		g_unlink(msg_path);
+	}
+	/* the .job goes last: until it is gone a crash means "deliver again", never "lost" */
+	g_unlink(job_path);
+}
+
+static void
+ms_queue_finish_job(MsQueue *self, MsQueueEntry *entry, MsJobState state, const GError *error)
+{
+	MsJob *job = entry->job;
+
+	g_clear_handle_id(&entry->retry_id, g_source_remove);
+	ms_job_set_next_attempt(job, 0);
+	if (error != NULL)
+		ms_job_set_error(job, error);
+	ms_job_set_state(job, state);
+	ms_queue_retire_files(self, job);
+	if (state == MS_JOB_STATE_SENT)
+		g_info("job %s sent: %s", ms_job_get_id(job), ms_job_get_server_reply(job));
+	else
+		g_info("job %s %s: %s",
+		       ms_job_get_id(job),
+		       ms_job_state_to_string(state),
+		       ms_job_get_error_message(job));
+	g_signal_emit(self, signals[SIGNAL_JOB_FINISHED], 0, job);
+	g_signal_emit(self, signals[SIGNAL_LENGTH_CHANGED], 0);
+	entry->remove_id = g_timeout_add_seconds(MS_QUEUE_RETENTION_SECONDS, ms_queue_forget_cb, entry);
+}
+
+/* ---- delivery ---- */
+
+static void
+ms_queue_emit_progress(MsQueue *self, MsJob *job, const gchar *stage, guint64 done, guint64 total)
+{
+	g_signal_emit(self, signals[SIGNAL_JOB_PROGRESS], 0, job, stage, done, total);
+}
+
+static guint
+ms_queue_count_active(MsQueue *self, const gchar *account)
+{
+	GHashTableIter iter;
+	gpointer value;
+	guint n = 0;
+
+	g_hash_table_iter_init(&iter, self->entries);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		MsQueueEntry *entry = value;
+		if (entry->active && g_strcmp0(ms_job_get_account(entry->job), account) == 0)
+			n++;
+	}
+	return n;
+}
+
+typedef struct {
+	MsQueue *self;
+	MsQueueEntry *entry;
+	MsAccount *account;
+	MsSmtpClient *client;
+	gulong progress_id;
+} MsDelivery;
+
+static void
+ms_delivery_free(MsDelivery *delivery)
+{
+	if (delivery->progress_id != 0)
+		g_signal_handler_disconnect(delivery->client, delivery->progress_id);
+	g_clear_object(&delivery->client);
+	g_clear_object(&delivery->account);
+	g_object_unref(delivery->self);
+	g_free(delivery);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsDelivery, ms_delivery_free)
+
+static gboolean
+ms_queue_retry_cb(gpointer user_data)
+{
+	MsQueueEntry *entry = user_data;
+	MsQueue *self = g_object_get_data(G_OBJECT(entry->job), "ms-queue");
+
+	entry->retry_id = 0;
+	ms_queue_schedule_kick(self);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+ms_queue_check_stopped(MsQueue *self)
+{
+	GHashTableIter iter;
+	gpointer value;
+
+	if (self->stop_task == NULL)
+		return;
+	g_hash_table_iter_init(&iter, self->entries);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		MsQueueEntry *entry = value;
+		if (entry->active)
+			return;
+	}
+	g_task_return_boolean(self->stop_task, TRUE);
+	g_clear_object(&self->stop_task);
+}
+
+static void
+ms_queue_attempt_done(MsDelivery *delivery, const gchar *reply, GError *error)
+{
+	MsQueue *self = delivery->self;
+	MsQueueEntry *entry = delivery->entry;
+	MsJob *job = entry->job;
+	MsAccount *account = delivery->account;
+	guint attempts = ms_job_get_attempts(job);
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	guint64 delay;
+
+	entry->active = FALSE;
+	g_clear_pointer(&entry->message, g_bytes_unref);
+	if (delivery->client != NULL) {
+		const gchar *last = ms_smtp_client_get_last_reply(delivery->client);
+		if (last != NULL && last[0] != '\0')
+			ms_job_set_server_reply(job, last);
+	}
+
+	if (error == NULL) {
+		ms_job_set_server_reply(job, reply);
+		ms_job_set_bytes_sent(job, ms_job_get_bytes_total(job));
+		ms_queue_finish_job(self, entry, MS_JOB_STATE_SENT, NULL);
+		ms_queue_schedule_kick(self);
+		return;
+	}
+
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+		if (entry->cancel_requested) {
+			g_autoptr(GError) cancelled = g_error_new(MS_ERROR,
+								  MS_ERROR_CANCELLED,
+								  _("The job was cancelled"));
+			ms_queue_finish_job(self, entry, MS_JOB_STATE_CANCELLED, cancelled);
+		} else {
+			/* stopping: the job stays in the spool for the next start */
+			g_info("job %s interrupted by shutdown", ms_job_get_id(job));
+			ms_job_set_state(job, MS_JOB_STATE_QUEUED);
+		}
+		ms_queue_check_stopped(self);
+		return;
+	}
+
+	ms_error_convert(&error);
+	g_info("job %s attempt %u failed: %s", ms_job_get_id(job), attempts, error->message);
+	if (!ms_error_is_transient(error)) {
+		ms_queue_finish_job(self, entry, MS_JOB_STATE_FAILED, error);
+		ms_queue_schedule_kick(self);
+		return;
+	}
+	if (attempts >= ms_account_get_max_attempts(account) ||
+	    (guint64)(now - ms_job_get_created(job)) >= ms_account_get_max_age(account)) {
+		g_autoptr(GError) final = g_error_new(MS_ERROR,
+						      MS_ERROR_TEMPORARY,
+						      _("Gave up after %u attempts: %s"),
+						      attempts,
+						      error->message);
+		ms_queue_finish_job(self, entry, MS_JOB_STATE_FAILED, final);
+		ms_queue_schedule_kick(self);
+		return;
+	}
+
+	/* retry-delay, doubling with every attempt, at most an hour */
+	delay = ms_account_get_retry_delay(account);
+	for (guint i = 1; i < attempts && delay < MS_QUEUE_MAX_RETRY_DELAY; i++)
+		delay *= 2;
+	delay = MIN(delay, MS_QUEUE_MAX_RETRY_DELAY);
+	ms_job_set_error(job, error);
+	ms_job_set_next_attempt(job, now + (gint64)delay);
+	ms_job_set_state(job, MS_JOB_STATE_DEFERRED);
+	ms_queue_emit_progress(self, job, "deferred", 0, 0);
+	g_info("job %s deferred for %" G_GUINT64_FORMAT " s", ms_job_get_id(job), delay);
+	entry->retry_id = g_timeout_add_seconds((guint)delay, ms_queue_retry_cb, entry);
+	ms_queue_check_stopped(self);
+	ms_queue_schedule_kick(self);
+}
+
+static void
+ms_queue_client_progress_cb(MsSmtpClient *client,
+			    guint stage,
+			    guint64 done,
+			    guint64 total,
+			    MsDelivery *delivery)
+{
+	MsQueueEntry *entry = delivery->entry;
+	MsJob *job = entry->job;
+	static const MsJobState states[] = {
+	    [MS_SMTP_STAGE_CONNECTING] = MS_JOB_STATE_CONNECTING,
+	    [MS_SMTP_STAGE_TLS] = MS_JOB_STATE_TLS,
+	    [MS_SMTP_STAGE_AUTH] = MS_JOB_STATE_AUTH,
+	    [MS_SMTP_STAGE_SENDING] = MS_JOB_STATE_SENDING,
+	};
+	gint64 now = g_get_monotonic_time();
+
+	g_return_if_fail(stage < G_N_ELEMENTS(states));
+	if (stage == MS_SMTP_STAGE_SENDING && ms_job_get_state(job) == MS_JOB_STATE_SENDING) {
+		/* byte progress: at most about 10 signals a second, but always the last one */
+		if (done < total && now - entry->last_progress < MS_QUEUE_PROGRESS_INTERVAL_USEC)
+			return;
+	}
+	entry->last_progress = now;
+	ms_job_set_state(job, states[stage]);
+	if (stage == MS_SMTP_STAGE_SENDING) {
+		ms_job_set_bytes_sent(job, done);
+		ms_queue_emit_progress(delivery->self, job, "sending", done, total);
+	} else {
+		ms_queue_emit_progress(delivery->self, job, ms_smtp_stage_to_string(stage), 0, 0);
+	}
+}
+
+static void
+ms_queue_send_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(MsDelivery) delivery = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *reply = ms_smtp_client_send_finish(MS_SMTP_CLIENT(source), res, &error);
+
+	ms_queue_attempt_done(delivery, reply, g_steal_pointer(&error));
+}
+
+static void
+ms_queue_start_smtp(MsDelivery *delivery, const gchar *password)
+{
+	MsJob *job = delivery->entry->job;
+
+	delivery->client = ms_smtp_client_new(delivery->account);
+	ms_smtp_client_set_password(delivery->client, password);
+	delivery->progress_id = g_signal_connect(delivery->client,
+						 "progress",
+						 G_CALLBACK(ms_queue_client_progress_cb),
+						 delivery);
+	ms_smtp_client_send_async(delivery->client,
+				  ms_job_get_sender(job),
+				  ms_job_get_recipients(job),
+				  delivery->entry->message,
+				  ms_job_get_cancellable(job),
+				  ms_queue_send_cb,
+				  delivery);
+}
+
+static void
+ms_queue_credentials_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	MsDelivery *delivery = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsSecret) password =
+	    ms_credentials_lookup_finish(MS_CREDENTIALS(source), res, &error);
+
+	if (password == NULL) {
+		g_autoptr(MsDelivery) owned = delivery;
+		ms_queue_attempt_done(owned, NULL, g_steal_pointer(&error));
+		return;
+	}
+	ms_queue_start_smtp(delivery, password);
+}
+
+static void
+ms_queue_load_message_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	MsDelivery *delivery = user_data;
+	MsQueueEntry *entry = delivery->entry;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *contents = NULL;
+	gsize length = 0;
+
+	if (!g_file_load_contents_finish(G_FILE(source), res, &contents, &length, NULL, &error)) {
+		g_autoptr(MsDelivery) owned = delivery;
+		g_autoptr(GError) storage = NULL;
+		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+			ms_queue_attempt_done(owned, NULL, g_steal_pointer(&error));
+			return;
+		}
+		storage = g_error_new(MS_ERROR,
+				      MS_ERROR_STORAGE,
+				      _("Cannot read the message from the spool: %s"),
+				      error->message);
+		ms_queue_attempt_done(owned, NULL, g_steal_pointer(&storage));
+		return;
+	}
+	entry->message = g_bytes_new_take(g_steal_pointer(&contents), length);
+	if (ms_account_get_username(delivery->account) != NULL) {
+		ms_credentials_lookup_async(delivery->self->credentials,
+					    delivery->account,
+					    ms_job_get_cancellable(entry->job),
+					    ms_queue_credentials_cb,
+					    delivery);
+		return;
+	}
+	ms_queue_start_smtp(delivery, NULL);
+}
+
+static void
+ms_queue_start_attempt(MsQueue *self, MsQueueEntry *entry, MsAccount *account)
+{
+	MsJob *job = entry->job;
+	MsDelivery *delivery = g_new0(MsDelivery, 1);
+	g_autofree gchar *msg_path = ms_queue_path(self, ms_job_get_id(job), ".msg");
+	g_autoptr(GFile) file = g_file_new_for_path(msg_path);
+
+	delivery->self = g_object_ref(self);
+	delivery->entry = entry;
+	delivery->account = g_object_ref(account);
+	entry->active = TRUE;
+	entry->last_progress = 0;
+	ms_job_reset_cancellable(job);
+	ms_job_set_next_attempt(job, 0);
+	ms_job_set_bytes_sent(job, 0);
+	ms_job_set_attempts(job, ms_job_get_attempts(job) + 1);
+	g_debug("job %s: attempt %u via account '%s'",
+		ms_job_get_id(job),
+		ms_job_get_attempts(job),
+		ms_account_get_name(account));
+	g_file_load_contents_async(file,
+				   ms_job_get_cancellable(job),
+				   ms_queue_load_message_cb,
+				   delivery);
+}
+
+static gboolean
+ms_queue_kick_cb(gpointer user_data)
+{
+	MsQueue *self = MS_QUEUE(user_data);
+
+	self->kick_id = 0;
+	if (self->stopping)
+		return G_SOURCE_REMOVE;
+	for (guint i = 0; i < self->order->len; i++) {
+		MsJob *job = g_ptr_array_index(self->order, i);
+		MsQueueEntry *entry = g_hash_table_lookup(self->entries, ms_job_get_id(job));
+		MsJobState state = ms_job_get_state(job);
+		MsAccount *account;
+
+		if (entry->active || entry->retry_id != 0 || ms_job_state_is_final(state))
+			continue;
+		account = ms_config_get_account(self->config, ms_job_get_account(job));
+		if (account == NULL) {
+			g_autoptr(GError) error =
+			    g_error_new(MS_ERROR,
+					MS_ERROR_NO_SUCH_ACCOUNT,
+					_("Account '%s' is no longer configured"),
+					ms_job_get_account(job));
+			ms_queue_finish_job(self, entry, MS_JOB_STATE_FAILED, error);
+			continue;
+		}
+		if (ms_queue_count_active(self, ms_job_get_account(job)) >=
+		    ms_account_get_max_connections(account))
+			continue;
+		ms_queue_start_attempt(self, entry, account);
+	}
+	return G_SOURCE_REMOVE;
+}
+
+/* from an idle, so that a caller's method reply goes out before the job's first signal */
+static void
+ms_queue_schedule_kick(MsQueue *self)
+{
+	if (self->kick_id == 0)
+		self->kick_id = g_idle_add(ms_queue_kick_cb, self);
+}
+
+static gboolean
+ms_queue_announce_cb(gpointer user_data)
+{
+	g_autoptr(MsJob) job = MS_JOB(user_data);
+	MsQueue *self = g_object_get_data(G_OBJECT(job), "ms-queue");
+
+	if (ms_job_get_state(job) == MS_JOB_STATE_QUEUED && ms_job_get_attempts(job) == 0)
+		ms_queue_emit_progress(self, job, "queued", 0, 0);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+ms_queue_job_added(MsQueue *self, MsJob *job)
+{
+	/* the queue outlives its jobs' callbacks, so a plain pointer is enough */
+	g_object_set_data(G_OBJECT(job), "ms-queue", self);
+	g_idle_add_full(G_PRIORITY_HIGH_IDLE, ms_queue_announce_cb, g_object_ref(job), NULL);
+}
+
+gboolean
+ms_queue_cancel(MsQueue *self, MsJob *job, GError **error)
+{
+	MsQueueEntry *entry;
+
+	g_return_val_if_fail(MS_IS_QUEUE(self), FALSE);
+	g_return_val_if_fail(MS_IS_JOB(job), FALSE);
+
+	entry = g_hash_table_lookup(self->entries, ms_job_get_id(job));
+	if (entry == NULL || ms_job_state_is_final(ms_job_get_state(job))) {
+		g_set_error(error,
+			    MS_ERROR,
+			    MS_ERROR_INVALID_ARGS,
+			    _("Job %s has already finished (%s)"),
+			    ms_job_get_id(job),
+			    ms_job_state_to_string(ms_job_get_state(job)));
+		return FALSE;
+	}
+	if (entry->active) {
+		/* the attempt unwinds with G_IO_ERROR_CANCELLED and finishes the job */
+		entry->cancel_requested = TRUE;
+		g_cancellable_cancel(ms_job_get_cancellable(job));
+	} else {
+		g_autoptr(GError) cancelled =
+		    g_error_new(MS_ERROR, MS_ERROR_CANCELLED, _("The job was cancelled"));
+		ms_queue_finish_job(self, entry, MS_JOB_STATE_CANCELLED, cancelled);
+	}
+	return TRUE;
+}
+
+/* ---- loading the spool ---- */
+
+static gboolean
+ms_queue_recover_job(MsQueue *self, const gchar *id, GError **error)
+{
+	g_autofree gchar *job_path = ms_queue_path(self, id, ".job");
+	g_autofree gchar *msg_path = ms_queue_path(self, id, ".msg");
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autofree gchar *account = NULL;
+	g_autofree gchar *sender = NULL;
+	g_auto(GStrv) recipients = NULL;
+	g_autoptr(MsJob) job = NULL;
+	GStatBuf st;
+
+	if (!g_key_file_load_from_file(kf, job_path, G_KEY_FILE_NONE, error))
+		return FALSE;
+	account = g_key_file_get_string(kf, "job", "account", error);
+	if (account == NULL)
+		return FALSE;
+	sender = g_key_file_get_string(kf, "job", "sender", error);
+	if (sender == NULL)
+		return FALSE;
+	recipients = g_key_file_get_string_list(kf, "job", "recipients", NULL, error);
+	if (recipients == NULL)
+		return FALSE;
+	if (g_stat(msg_path, &st) != 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "no %s", msg_path);
+		return FALSE;
+	}
+	job = ms_job_new(id,
+			 account,
+			 sender,
+			 (const gchar *const *)recipients,
+			 (guint64)st.st_size,
+			 g_key_file_get_int64(kf, "job", "created", NULL));
+	g_info("recovered job %s from the spool", id);
+	ms_queue_add_job(self, job);
+	return TRUE;
+}
+
+gboolean
+ms_queue_load(MsQueue *self, GError **error)
+{
+	g_autoptr(GDir) dir = NULL;
+	g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
+	const gchar *name;
+
+	g_return_val_if_fail(MS_IS_QUEUE(self), FALSE);
+
+	if (g_mkdir_with_parents(self->failed_dir, 0700) != 0) {
+		g_set_error(error,
+			    MS_ERROR,
+			    MS_ERROR_STORAGE,
+			    _("Cannot create the spool directory %s: %s"),
+			    self->failed_dir,
+			    g_strerror(errno));
+		return FALSE;
+	}
+	dir = g_dir_open(self->spool_dir, 0, error);
+	if (dir == NULL)
+		return FALSE;
+	while ((name = g_dir_read_name(dir)) != NULL) {
+		g_autofree gchar *path = g_build_filename(self->spool_dir, name, NULL);
+		g_autofree gchar *id = NULL;
+
+		if (g_str_equal(name, "failed"))
+			continue;
+		if (g_str_has_suffix(name, ".job")) {
+			id = g_strndup(name, strlen(name) - 4);
+			if (ms_job_id_is_valid(id)) {
+				g_ptr_array_add(ids, g_steal_pointer(&id));
+				continue;
+			}
+		}
+		if (g_str_has_suffix(name, ".msg")) {
+			g_autofree gchar *job_path = NULL;
+			id = g_strndup(name, strlen(name) - 4);
+			job_path = ms_queue_path(self, id, ".job");
+			if (ms_job_id_is_valid(id) && g_file_test(job_path, G_FILE_TEST_EXISTS))
+				continue;
+		}
+		/* a temporary file or a message whose commit never finished: nobody was told
+		 * it was queued, so it goes */
+		g_debug("removing leftover spool file %s", path);
+		g_unlink(path);
+	}
+	g_ptr_array_sort(ids, (GCompareFunc)g_strcmp0);
+	for (guint i = 0; i < ids->len; i++) {
+		const gchar *id = g_ptr_array_index(ids, i);
+		g_autoptr(GError) error_local = NULL;
+		if (!ms_queue_recover_job(self, id, &error_local))
+			g_warning("cannot recover spooled job %s: %s", id, error_local->message);
+	}
+	ms_queue_schedule_kick(self);
+	return TRUE;
+}
+
+void
+ms_queue_set_config(MsQueue *self, MsConfig *config)
+{
+	g_return_if_fail(MS_IS_QUEUE(self));
+	g_return_if_fail(MS_IS_CONFIG(config));
+	g_set_object(&self->config, config);
+	ms_queue_schedule_kick(self);
+}
+
+MsJob *
+ms_queue_get_job(MsQueue *self, const gchar *id)
+{
+	MsQueueEntry *entry;
+
+	g_return_val_if_fail(MS_IS_QUEUE(self), NULL);
+	entry = g_hash_table_lookup(self->entries, id);
+	return entry != NULL ? entry->job : NULL;
+}
+
+GPtrArray *
+ms_queue_get_jobs(MsQueue *self)
+{
+	GPtrArray *jobs;
+
+	g_return_val_if_fail(MS_IS_QUEUE(self), NULL);
+	jobs = g_ptr_array_new_with_free_func(g_object_unref);
+	for (guint i = 0; i < self->order->len; i++)
+		g_ptr_array_add(jobs, g_object_ref(g_ptr_array_index(self->order, i)));
+	return jobs;
+}
+
+guint
+ms_queue_get_length(MsQueue *self)
+{
+	guint n = 0;
+
+	g_return_val_if_fail(MS_IS_QUEUE(self), 0);
+	for (guint i = 0; i < self->order->len; i++) {
+		MsJob *job = g_ptr_array_index(self->order, i);
+		if (!ms_job_state_is_final(ms_job_get_state(job)))
+			n++;
+	}
+	return n;
+}
+
+void
+ms_queue_stop_async(MsQueue *self, GAsyncReadyCallback callback, gpointer user_data)
+{
+	GHashTableIter iter;
+	gpointer value;
+
+	g_return_if_fail(MS_IS_QUEUE(self));
+	g_return_if_fail(self->stop_task == NULL);
+
+	self->stopping = TRUE;
+	self->stop_task = g_task_new(self, NULL, callback, user_data);
+	g_task_set_source_tag(self->stop_task, ms_queue_stop_async);
+	g_hash_table_iter_init(&iter, self->entries);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		MsQueueEntry *entry = value;
+		if (entry->active)
+			g_cancellable_cancel(ms_job_get_cancellable(entry->job));
+	}
+	ms_queue_check_stopped(self);
+}
+
+gboolean
+ms_queue_stop_finish(MsQueue *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(res, self), FALSE);
+	return g_task_propagate_boolean(G_TASK(res), error);
+}
+
+MsQueue *
+ms_queue_new(MsConfig *config, MsCredentials *credentials, const gchar *spool_dir)
+{
+	MsQueue *self;
+
+	g_return_val_if_fail(MS_IS_CONFIG(config), NULL);
+	g_return_val_if_fail(MS_IS_CREDENTIALS(credentials), NULL);
+	g_return_val_if_fail(spool_dir != NULL, NULL);
+
+	self = g_object_new(MS_TYPE_QUEUE, NULL);
+	self->config = g_object_ref(config);
+	self->credentials = g_object_ref(credentials);
+	self->spool_dir = g_canonicalize_filename(spool_dir, NULL);
+	self->failed_dir = g_build_filename(self->spool_dir, "failed", NULL);
+	return self;
+}
+
+static void
+ms_queue_init(MsQueue *self)
+{
+	self->entries =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)ms_queue_entry_free);
+	self->order = g_ptr_array_new_with_free_func(g_object_unref);
+}
+
+static void
+ms_queue_dispose(GObject *object)
+{
+	MsQueue *self = MS_QUEUE(object);
+
+	g_clear_handle_id(&self->kick_id, g_source_remove);
+	g_hash_table_remove_all(self->entries);
+	g_ptr_array_set_size(self->order, 0);
+	g_clear_object(&self->config);
+	g_clear_object(&self->credentials);
+	g_clear_object(&self->stop_task);
+	G_OBJECT_CLASS(ms_queue_parent_class)->dispose(object);
+}
+
+static void
+ms_queue_finalize(GObject *object)
+{
+	MsQueue *self = MS_QUEUE(object);
+
+	g_hash_table_unref(self->entries);
+	g_ptr_array_unref(self->order);
+	g_free(self->spool_dir);
+	g_free(self->failed_dir);
+	G_OBJECT_CLASS(ms_queue_parent_class)->finalize(object);
+}
+
+static void
+ms_queue_class_init(MsQueueClass *klass)
+{
+	GObjectClass *object_class = G_OBJECT_CLASS(klass);
+
+	object_class->dispose = ms_queue_dispose;
+	object_class->finalize = ms_queue_finalize;
+
+	signals[SIGNAL_JOB_ADDED] = g_signal_new("job-added",
+						 G_TYPE_FROM_CLASS(klass),
+						 G_SIGNAL_RUN_LAST,
+						 0,
+						 NULL,
+						 NULL,
+						 NULL,
+						 G_TYPE_NONE,
+						 1,
+						 MS_TYPE_JOB);
+	signals[SIGNAL_JOB_PROGRESS] = g_signal_new("job-progress",
+						    G_TYPE_FROM_CLASS(klass),
+						    G_SIGNAL_RUN_LAST,
+						    0,
+						    NULL,
+						    NULL,
+						    NULL,
+						    G_TYPE_NONE,
+						    4,
+						    MS_TYPE_JOB,
+						    G_TYPE_STRING,
+						    G_TYPE_UINT64,
+						    G_TYPE_UINT64);
+	signals[SIGNAL_JOB_FINISHED] = g_signal_new("job-finished",
+						    G_TYPE_FROM_CLASS(klass),
+						    G_SIGNAL_RUN_LAST,
+						    0,
+						    NULL,
+						    NULL,
+						    NULL,
+						    G_TYPE_NONE,
+						    1,
+						    MS_TYPE_JOB);
+	signals[SIGNAL_JOB_REMOVED] = g_signal_new("job-removed",
+						   G_TYPE_FROM_CLASS(klass),
+						   G_SIGNAL_RUN_LAST,
+						   0,
+						   NULL,
+						   NULL,
+						   NULL,
+						   G_TYPE_NONE,
+						   1,
+						   MS_TYPE_JOB);
+	signals[SIGNAL_LENGTH_CHANGED] = g_signal_new("length-changed",
+						      G_TYPE_FROM_CLASS(klass),
+						      G_SIGNAL_RUN_LAST,
+						      0,
+						      NULL,
+						      NULL,
+						      NULL,
+						      G_TYPE_NONE,
+						      0);
+}
