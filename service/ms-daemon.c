@@ -8,6 +8,7 @@
 #include "ms-daemon.h"
 #include "ms-error.h"
 #include "ms-message.h"
+#include "ms-resources.h"
 
 #define MS_DBUS_PATH	       "/org/mail/Sender"
 #define MS_DBUS_INTERFACE      "org.mail.Sender"
@@ -849,9 +850,10 @@ ms_daemon_new(MsConfig *config, MsQueue *queue, gboolean system_bus)
 	self->queue = g_object_ref(queue);
 	self->system_bus = system_bus;
 	/* the introspection XML is compiled in: a missing or broken copy is a build bug */
-	xml = g_resources_lookup_data("/org/mail/Sender/org.mail.Sender.xml",
-				      G_RESOURCE_LOOKUP_FLAGS_NONE,
-				      &error);
+	xml = g_resource_lookup_data(ms_get_resource(),
+				     "/org/mail/Sender/org.mail.Sender.xml",
+				     G_RESOURCE_LOOKUP_FLAGS_NONE,
+				     &error);
 	g_assert_no_error(error);
 	self->introspection = g_dbus_node_info_new_for_xml(g_bytes_get_data(xml, NULL), &error);
 	g_assert_no_error(error);

@@ -436,7 +436,7 @@ ms_queue_attempt_done(MsDelivery *delivery, const gchar *reply, GError *error)
 
 	entry->active = FALSE;
 	g_clear_pointer(&entry->message, g_bytes_unref);
-	if (delivery->client != NULL) {
+	if (error != NULL && delivery->client != NULL) {
 		const gchar *last = ms_smtp_client_get_last_reply(delivery->client);
 		if (last != NULL && last[0] != '\0')
 			ms_job_set_server_reply(job, last);
