@@ -474,9 +474,14 @@ ms_queue_attempt_done(MsDelivery *delivery, const gchar *reply, GError *error)
 	}
 	if (attempts >= ms_account_get_max_attempts(account) ||
 	    (guint64)(now - ms_job_get_created(job)) >= ms_account_get_max_age(account)) {
+		/* the last error's name stays: Temporary for 4xx, Connection or Timeout for
+		 * network trouble, so the caller knows what to fix */
 		g_autoptr(GError) final = g_error_new(MS_ERROR,
-						      MS_ERROR_TEMPORARY,
-						      _("Gave up after %u attempts: %s"),
+						      error->code,
+						      g_dngettext(GETTEXT_PACKAGE,
+								  "Gave up after %u attempt: %s",
+								  "Gave up after %u attempts: %s",
+								  attempts),
 						      attempts,
 						      error->message);
 		ms_queue_finish_job(self, entry, MS_JOB_STATE_FAILED, final);

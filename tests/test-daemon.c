@@ -1,0 +1,979 @@
+/* Integration tests: the real mail-senderd on a private session bus with a real gnome-keyring
+ * (tests/keyring-session.sh), delivering to the real aiosmtpd test server on 127.0.0.1 with
+ * certificates generated at build time. Assertions are on what a user sees: the bytes the
+ * server stored, the envelope, the D-Bus error names and the signals in order. */
+
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "ms-test-bus.h"
+#include "ms-test-server.h"
+
+#define WAIT_MS 30000
+
+static GVariant *
+call_sync(MsTestDaemon *daemon,
+	  const gchar *object_path,
+	  const gchar *interface_name,
+	  const gchar *method,
+	  GVariant *parameters,
+	  GError **error)
+{
+	return g_dbus_connection_call_sync(ms_test_daemon_get_bus(daemon),
+					   "org.mail.Sender",
+					   object_path,
+					   interface_name,
+					   method,
+					   parameters,
+					   NULL,
+					   G_DBUS_CALL_FLAGS_NONE,
+					   WAIT_MS,
+					   NULL,
+					   error);
+}
+
+/* Send with message and options given as GVariant text, returns the job path */
+static gchar *
+send_text(MsTestDaemon *daemon, const gchar *message, const gchar *options, GError **error)
+{
+	g_autoptr(GError) error_parse = NULL;
+	g_autoptr(GVariant) ret = NULL;
+	GVariant *msg = g_variant_parse(G_VARIANT_TYPE_VARDICT, message, NULL, NULL, &error_parse);
+	GVariant *opts = NULL;
+	gchar *path = NULL;
+
+	g_assert_no_error(error_parse);
+	opts = g_variant_parse(G_VARIANT_TYPE_VARDICT,
+			       options != NULL ? options : "@a{sv} {}",
+			       NULL,
+			       NULL,
+			       &error_parse);
+	g_assert_no_error(error_parse);
+	ret = call_sync(daemon,
+			"/org/mail/Sender",
+			"org.mail.Sender",
+			"Send",
+			g_variant_new("(@a{sv}@a{sv})", msg, opts),
+			error);
+	if (ret == NULL)
+		return NULL;
+	g_variant_get(ret, "(o)", &path);
+	return path;
+}
+
+static GVariant *
+get_property(MsTestDaemon *daemon,
+	     const gchar *object_path,
+	     const gchar *interface_name,
+	     const gchar *name)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) ret = call_sync(daemon,
+					    object_path,
+					    "org.freedesktop.DBus.Properties",
+					    "Get",
+					    g_variant_new("(ss)", interface_name, name),
+					    &error);
+	GVariant *value = NULL;
+
+	g_assert_no_error(error);
+	g_variant_get(ret, "(v)", &value);
+	return value;
+}
+
+static gchar *
+get_job_string(MsTestDaemon *daemon, const gchar *job, const gchar *name)
+{
+	g_autoptr(GVariant) value = get_property(daemon, job, "org.mail.Sender.Job", name);
+	return g_variant_dup_string(value, NULL);
+}
+
+static guint
+get_job_uint(MsTestDaemon *daemon, const gchar *job, const gchar *name)
+{
+	g_autoptr(GVariant) value = get_property(daemon, job, "org.mail.Sender.Job", name);
+	return g_variant_get_uint32(value);
+}
+
+/* an accounts file with one [account default] for the server, plus extra lines */
+static gchar *
+make_conf(MsTestServer *server, const gchar *extra)
+{
+	return g_strdup_printf("[account default]\n"
+			       "host=127.0.0.1\n"
+			       "port=%u\n"
+			       "from=Sender Test <sender@example.test>\n"
+			       "helo-name=client.example.test\n"
+			       "timeout=3\n"
+			       "retry-delay=1\n"
+			       "%s",
+			       ms_test_server_get_port(server),
+			       extra != NULL ? extra : "");
+}
+
+/* "ca-file=<the test CA>\n" */
+static gchar *
+ca_line(void)
+{
+	g_autofree gchar *ca = ms_test_server_get_ca_file();
+	g_assert_nonnull(ca);
+	return g_strdup_printf("ca-file=%s\n", ca);
+}
+
+/* stores a password in the keyring exactly as the README tells users to */
+static void
+store_password(const gchar *account, const gchar *host, const gchar *username, const gchar *password)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GSubprocess) proc = g_subprocess_new(G_SUBPROCESS_FLAGS_STDIN_PIPE,
+						       &error,
+						       "secret-tool",
+						       "store",
+						       "--label=mail-sender test",
+						       "account",
+						       account,
+						       "host",
+						       host,
+						       "username",
+						       username,
+						       NULL);
+	g_assert_no_error(error);
+	g_subprocess_communicate_utf8(proc, password, NULL, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_true(ms_test_subprocess_wait(proc, WAIT_MS));
+	g_assert_cmpint(ms_test_subprocess_get_status(proc), ==, 0);
+}
+
+static void
+clear_password(const gchar *account)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GSubprocess) proc = g_subprocess_new(G_SUBPROCESS_FLAGS_NONE,
+						       &error,
+						       "secret-tool",
+						       "clear",
+						       "account",
+						       account,
+						       NULL);
+	g_assert_no_error(error);
+	g_assert_true(ms_test_subprocess_wait(proc, WAIT_MS));
+}
+
+static gboolean
+bytes_contain(GBytes *bytes, const gchar *needle)
+{
+	gsize len = 0;
+	const gchar *data = g_bytes_get_data(bytes, &len);
+	return g_strstr_len(data, (gssize)len, needle) != NULL;
+}
+
+static guint
+count_files(const gchar *dir)
+{
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	const gchar *name;
+	guint n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((name = g_dir_read_name(d)) != NULL) {
+		if (!g_str_equal(name, "failed"))
+			n++;
+	}
+	return n;
+}
+
+/* sends a simple message and waits for its outcome */
+static gchar *
+send_and_wait(MsTestDaemon *daemon, MsTestSignals *signals, const gchar *message)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *job = send_text(daemon, message, NULL, &error);
+
+	g_assert_no_error(error);
+	g_assert_nonnull(job);
+	g_assert_true(g_str_has_prefix(job, "/org/mail/Sender/Job/"));
+	g_assert_true(ms_test_signals_wait_finished(signals, job, WAIT_MS));
+	return g_steal_pointer(&job);
+}
+
+#define SIMPLE_MESSAGE "{'to': <['rcpt@example.test']>, 'subject': <'hi'>, 'body': <'hello'>}"
+
+/* a failed job: its Failed signal names the error, and it stays failed */
+static void
+assert_failed(MsTestDaemon *daemon,
+	      MsTestSignals *signals,
+	      const gchar *job,
+	      const gchar *error_name,
+	      const gchar *message_part)
+{
+	const gchar *result = ms_test_signals_get_result(signals, job);
+	g_autofree gchar *prefix = g_strdup_printf("Failed %s ", error_name);
+	g_autofree gchar *state = get_job_string(daemon, job, "State");
+	g_autofree gchar *error = get_job_string(daemon, job, "Error");
+
+	g_assert_nonnull(result);
+	if (!g_str_has_prefix(result, prefix))
+		g_error("expected %s, got: %s", prefix, result);
+	if (message_part != NULL && strstr(result, message_part) == NULL)
+		g_error("expected '%s' in: %s", message_part, result);
+	g_assert_cmpstr(state, ==, "failed");
+	g_assert_cmpstr(error, ==, error_name);
+}
+
+/* ---- delivery in every security mode ---- */
+
+static void
+test_send_plain(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autofree gchar *job = NULL;
+	g_autofree gchar *stages = NULL;
+	g_autofree gchar *reply = NULL;
+	g_autofree gchar *expected_sent = NULL;
+	MsTestMail *mail;
+	const gchar *rcpts_expected[] = {"to@example.test",
+					 "cc@example.test",
+					 "hidden@example.test",
+					 NULL};
+
+	g_assert_no_error(error);
+	conf = make_conf(server, "security=none\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	job = send_and_wait(daemon,
+			    signals,
+			    "{'to': <['Töni To <to@example.test>']>, 'cc': <['cc@example.test']>,"
+			    " 'bcc': <['hidden@example.test']>, 'subject': <'Grüße'>,"
+			    " 'body': <'hello\\n.dot line\\n'>,"
+			    " 'headers': <{'X-Mailer-Test': 'yes'}>}");
+
+	mails = ms_test_server_wait_for_messages(server, 1, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 1);
+	mail = g_ptr_array_index(mails, 0);
+	g_assert_cmpstr(mail->mail_from, ==, "sender@example.test");
+	g_assert_cmpstrv(mail->rcpt_tos, rcpts_expected);
+	g_assert_cmpstr(mail->helo, ==, "client.example.test");
+	g_assert_cmpstr(mail->ehlo_or_helo, ==, "EHLO");
+	g_assert_null(mail->auth_login); /* no username: never AUTH */
+	g_assert_null(mail->tls_version);
+	g_assert_true(bytes_contain(mail->eml, "From: Sender Test <sender@example.test>\r\n"));
+	g_assert_true(bytes_contain(mail->eml, "Cc: cc@example.test\r\n"));
+	g_assert_true(bytes_contain(mail->eml, "Subject: =?UTF-8?"));
+	g_assert_true(bytes_contain(mail->eml, "X-Mailer-Test: yes\r\n"));
+	g_assert_true(bytes_contain(mail->eml, "\r\n\r\nhello\r\n.dot line\r\n"));
+	g_assert_true(bytes_contain(mail->eml, "Message-ID: <"));
+	g_assert_true(bytes_contain(mail->eml, "Date: "));
+	g_assert_false(bytes_contain(mail->eml, "hidden@example.test"));
+	g_assert_false(bytes_contain(mail->eml, "Bcc"));
+
+	stages = ms_test_signals_get_stages(signals, job);
+	g_assert_cmpstr(stages, ==, "queued connecting sending");
+	reply = get_job_string(daemon, job, "ServerReply");
+	g_assert_true(g_str_has_prefix(reply, "250 "));
+	expected_sent = g_strdup_printf("Sent %s", reply);
+	g_assert_cmpstr(ms_test_signals_get_result(signals, job), ==, expected_sent);
+	g_assert_cmpuint(get_job_uint(daemon, job, "Attempts"), ==, 1);
+	/* delivered jobs leave the spool */
+	g_assert_cmpuint(count_files(ms_test_daemon_get_spool_dir(daemon)), ==, 0);
+}
+
+static void
+test_send_starttls_opportunistic(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("starttls", NULL, &error);
+	g_autofree gchar *ca = ca_line();
+	g_autofree gchar *extra = NULL;
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autofree gchar *job = NULL;
+	g_autofree gchar *stages = NULL;
+
+	g_assert_no_error(error);
+	extra = g_strdup_printf("security=starttls-opportunistic\n%s", ca);
+	conf = make_conf(server, extra);
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	job = send_and_wait(daemon, signals, SIMPLE_MESSAGE);
+	g_assert_true(g_str_has_prefix(ms_test_signals_get_result(signals, job), "Sent 250"));
+	mails = ms_test_server_wait_for_messages(server, 1, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 1);
+	g_assert_cmpstr(((MsTestMail *)g_ptr_array_index(mails, 0))->tls_version, ==, "TLSv1.3");
+	stages = ms_test_signals_get_stages(signals, job);
+	g_assert_cmpstr(stages, ==, "queued connecting tls sending");
+}
+
+/* required STARTTLS, then AUTH with the password from the real keyring */
+static void
+test_send_starttls_auth_plain(void)
+{
+	const gchar *args[] = {"--auth", "alice:s3cret-starttls", NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("require-starttls", args, &error);
+	g_autofree gchar *ca = ca_line();
+	g_autofree gchar *extra = NULL;
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autofree gchar *job = NULL;
+	g_autofree gchar *stages = NULL;
+	g_autofree gchar *log = NULL;
+	MsTestMail *mail;
+
+	g_assert_no_error(error);
+	store_password("default", "127.0.0.1", "alice", "s3cret-starttls");
+	extra = g_strdup_printf("security=starttls\nusername=alice\nauth=plain\n%s", ca);
+	conf = make_conf(server, extra);
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	job = send_and_wait(daemon, signals, SIMPLE_MESSAGE);
+	g_assert_true(g_str_has_prefix(ms_test_signals_get_result(signals, job), "Sent 250"));
+	mails = ms_test_server_wait_for_messages(server, 1, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 1);
+	mail = g_ptr_array_index(mails, 0);
+	g_assert_cmpstr(mail->auth_login, ==, "alice");
+	g_assert_cmpstr(mail->auth_mechanism, ==, "PLAIN");
+	g_assert_cmpstr(mail->tls_version, ==, "TLSv1.3");
+	stages = ms_test_signals_get_stages(signals, job);
+	g_assert_cmpstr(stages, ==, "queued connecting tls auth sending");
+	/* the verbose log has the transcript, but never the password */
+	log = ms_test_daemon_get_log(daemon);
+	g_assert_nonnull(strstr(log, "EHLO client.example.test"));
+	g_assert_null(strstr(log, "s3cret-starttls"));
+	clear_password("default");
+}
+
+static void
+test_send_implicit_tls_auth_login(void)
+{
+	const gchar *args[] = {"--auth", "bob:pa55-implicit", NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("implicit-tls", args, &error);
+	g_autofree gchar *ca = ca_line();
+	g_autofree gchar *extra = NULL;
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autofree gchar *job = NULL;
+	g_autofree gchar *stages = NULL;
+	MsTestMail *mail;
+
+	g_assert_no_error(error);
+	store_password("default", "127.0.0.1", "bob", "pa55-implicit");
+	extra = g_strdup_printf("security=tls\nusername=bob\nauth=login\n%s", ca);
+	conf = make_conf(server, extra);
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	job = send_and_wait(daemon, signals, SIMPLE_MESSAGE);
+	g_assert_true(g_str_has_prefix(ms_test_signals_get_result(signals, job), "Sent 250"));
+	mails = ms_test_server_wait_for_messages(server, 1, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 1);
+	mail = g_ptr_array_index(mails, 0);
+	g_assert_cmpstr(mail->auth_login, ==, "bob");
+	g_assert_cmpstr(mail->auth_mechanism, ==, "LOGIN");
+	g_assert_cmpstr(mail->tls_version, ==, "TLSv1.3");
+	stages = ms_test_signals_get_stages(signals, job);
+	g_assert_cmpstr(stages, ==, "queued connecting tls auth sending");
+	clear_password("default");
+}
+
+/* ---- credentials ---- */
+
+static void
+test_no_password_in_keyring(void)
+{
+	const gchar *args[] = {"--auth", "carol:unused", NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("implicit-tls", args, &error);
+	g_autofree gchar *ca = ca_line();
+	g_autofree gchar *extra = NULL;
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autofree gchar *job = NULL;
+
+	g_assert_no_error(error);
+	extra = g_strdup_printf("security=tls\nusername=carol\n%s", ca);
+	conf = make_conf(server, extra);
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	job = send_and_wait(daemon, signals, SIMPLE_MESSAGE);
+	assert_failed(daemon,
+		      signals,
+		      job,
+		      "org.mail.Sender.Error.Credentials",
+		      "secret-tool store --label='mail-sender default' account default host "
+		      "127.0.0.1 username carol");
+	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 0);
+}
+
+static void
+test_wrong_password(void)
+{
+	const gchar *args[] = {"--auth", "dave:right-password", NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("implicit-tls", args, &error);
+	g_autofree gchar *ca = ca_line();
+	g_autofree gchar *extra = NULL;
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autofree gchar *job = NULL;
+	g_autofree gchar *all = NULL;
+	g_autofree gchar *log = NULL;
+	g_autofree gchar *message = NULL;
+
+	g_assert_no_error(error);
+	store_password("default", "127.0.0.1", "dave", "wr0ng-Pa55word");
+	extra = g_strdup_printf("security=tls\nusername=dave\n%s", ca);
+	conf = make_conf(server, extra);
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	job = send_and_wait(daemon, signals, SIMPLE_MESSAGE);
+	assert_failed(daemon, signals, job, "org.mail.Sender.Error.AuthFailed", "535");
+	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 0);
+	/* the password is in no signal, property or log line, neither plain nor in base64 */
+	all = ms_test_signals_to_string(signals, job);
+	log = ms_test_daemon_get_log(daemon);
+	message = get_job_string(daemon, job, "ErrorMessage");
+	for (guint i = 0; i < 3; i++) {
+		const gchar *text = i == 0 ? all : i == 1 ? log : message;
+		g_assert_null(strstr(text, "wr0ng-Pa55word"));
+		g_assert_null(strstr(text, "AGRhdmUAd3IwbmctUGE1NXdvcmQ")); /* PLAIN payload */
+		g_assert_null(strstr(text, "d3IwbmctUGE1NXdvcmQ"));	    /* LOGIN payload */
+	}
+	clear_password("default");
+}
+
+/* ---- the classic failure modes ---- */
+
+/* a single attempt per job: the error is final at once */
+#define ONE_ATTEMPT "max-attempts=1\n"
+
+static void
+run_failing(const gchar *mode,
+	    const gchar *certname,
+	    const gchar *const *server_args,
+	    const gchar *account_extra,
+	    const gchar *error_name,
+	    const gchar *message_part)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server =
+	    certname != NULL ? ms_test_server_start_with_cert(mode, certname, server_args, &error)
+			     : ms_test_server_start(mode, server_args, &error);
+	g_autofree gchar *ca = ca_line();
+	g_autofree gchar *extra = NULL;
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autofree gchar *job = NULL;
+
+	g_assert_no_error(error);
+	extra = g_strdup_printf("%s%s%s", ONE_ATTEMPT, ca, account_extra);
+	conf = make_conf(server, extra);
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	job = send_and_wait(daemon, signals, SIMPLE_MESSAGE);
+	assert_failed(daemon, signals, job, error_name, message_part);
+	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 0);
+	/* a failed job is kept in failed/, not in the queue */
+	g_assert_cmpuint(count_files(ms_test_daemon_get_spool_dir(daemon)), ==, 0);
+}
+
+static void
+test_starttls_stall(void)
+{
+	run_failing("stall-starttls",
+		    NULL,
+		    NULL,
+		    "security=starttls\n",
+		    "org.mail.Sender.Error.Timeout",
+		    "TLS handshake");
+}
+
+static void
+test_plaintext_to_implicit_tls_port(void)
+{
+	run_failing("tls-only-silent",
+		    NULL,
+		    NULL,
+		    "security=starttls\n",
+		    "org.mail.Sender.Error.Timeout",
+		    "security=tls");
+}
+
+static void
+test_starttls_required_not_offered(void)
+{
+	run_failing("plain",
+		    NULL,
+		    NULL,
+		    "security=starttls\n",
+		    "org.mail.Sender.Error.TlsRequired",
+		    "STARTTLS");
+}
+
+static void
+test_starttls_injection(void)
+{
+	run_failing("starttls-inject",
+		    NULL,
+		    NULL,
+		    "security=starttls\n",
+		    "org.mail.Sender.Error.Tls",
+		    NULL);
+}
+
+static void
+test_wrong_host_certificate(void)
+{
+	run_failing("implicit-tls",
+		    "wronghost",
+		    NULL,
+		    "security=tls\n",
+		    "org.mail.Sender.Error.Tls",
+		    "host");
+}
+
+static void
+test_expired_certificate(void)
+{
+	run_failing("implicit-tls",
+		    "expired",
+		    NULL,
+		    "security=tls\n",
+		    "org.mail.Sender.Error.Tls",
+		    "expired");
+}
+
+static void
+test_unknown_ca_refused(void)
+{
+	/* without ca-file the system CAs do not know the test CA */
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("implicit-tls", NULL, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autofree gchar *job = NULL;
+
+	g_assert_no_error(error);
+	conf = make_conf(server, "security=tls\n" ONE_ATTEMPT);
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	job = send_and_wait(daemon, signals, SIMPLE_MESSAGE);
+	assert_failed(daemon, signals, job, "org.mail.Sender.Error.Tls", "ca-file");
+	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 0);
+}
+
+static gchar *
+cert_sha256(const gchar *name)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *path = ms_test_get_cert_file(name);
+	g_autoptr(GTlsCertificate) cert = g_tls_certificate_new_from_file(path, &error);
+	g_autoptr(GByteArray) der = NULL;
+
+	g_assert_no_error(error);
+	g_object_get(cert, "certificate", &der, NULL);
+	return g_compute_checksum_for_data(G_CHECKSUM_SHA256, der->data, der->len);
+}
+
+static void
+test_pinned_fingerprint(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server =
+	    ms_test_server_start_with_cert("implicit-tls", "selfsigned", NULL, &error);
+	g_autofree gchar *pin = cert_sha256("selfsigned.pem");
+	g_autofree gchar *extra = NULL;
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autofree gchar *job = NULL;
+
+	g_assert_no_error(error);
+	extra = g_strdup_printf("security=tls\ntls-fingerprint=%s\n" ONE_ATTEMPT, pin);
+	conf = make_conf(server, extra);
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	job = send_and_wait(daemon, signals, SIMPLE_MESSAGE);
+	g_assert_true(g_str_has_prefix(ms_test_signals_get_result(signals, job), "Sent 250"));
+	mails = ms_test_server_wait_for_messages(server, 1, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 1);
+}
+
+static void
+test_pinned_fingerprint_mismatch(void)
+{
+	/* the CA is trusted, but the pin names another certificate: refused */
+	g_autofree gchar *pin = cert_sha256("selfsigned.pem");
+	g_autofree gchar *extra = g_strdup_printf("security=tls\ntls-fingerprint=%s\n", pin);
+
+	run_failing("implicit-tls", NULL, NULL, extra, "org.mail.Sender.Error.Tls", NULL);
+}
+
+static void
+test_rcpt_rejected(void)
+{
+	const gchar *args[] = {"--reject-rcpt", "rcpt@example.test", NULL};
+	run_failing("plain",
+		    NULL,
+		    args,
+		    "security=none\n",
+		    "org.mail.Sender.Error.Rejected",
+		    "550");
+}
+
+static void
+test_nothing_listening(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GSocketListener) listener = g_socket_listener_new();
+	g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+	g_autoptr(GSocketAddress) addr = g_inet_socket_address_new(loopback, 0);
+	g_autoptr(GSocketAddress) bound = NULL;
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autofree gchar *job = NULL;
+	guint16 port;
+
+	/* a port that was free a moment ago and has nothing listening now */
+	g_socket_listener_add_address(listener,
+				      addr,
+				      G_SOCKET_TYPE_STREAM,
+				      G_SOCKET_PROTOCOL_TCP,
+				      NULL,
+				      &bound,
+				      &error);
+	g_assert_no_error(error);
+	port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
+	g_socket_listener_close(listener);
+	conf = g_strdup_printf("[account default]\nhost=127.0.0.1\nport=%u\nsecurity=none\n"
+			       "from=sender@example.test\n" ONE_ATTEMPT,
+			       port);
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	job = send_and_wait(daemon, signals, SIMPLE_MESSAGE);
+	assert_failed(daemon, signals, job, "org.mail.Sender.Error.Connection", "connect");
+}
+
+/* 421 at the greeting is transient: deferred, then delivered on the retry */
+static void
+test_greeting_421_then_success(void)
+{
+	const gchar *args[] = {"--fail-first", "1", NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", args, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autofree gchar *job = NULL;
+	g_autofree gchar *stages = NULL;
+
+	g_assert_no_error(error);
+	conf = make_conf(server, "security=none\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	job = send_and_wait(daemon, signals, SIMPLE_MESSAGE);
+	g_assert_true(g_str_has_prefix(ms_test_signals_get_result(signals, job), "Sent 250"));
+	stages = ms_test_signals_get_stages(signals, job);
+	g_assert_cmpstr(stages, ==, "queued connecting deferred connecting sending");
+	g_assert_cmpuint(get_job_uint(daemon, job, "Attempts"), ==, 2);
+	mails = ms_test_server_wait_for_messages(server, 1, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 1);
+}
+
+/* 4xx until the retry budget is spent: Failed with Temporary and the server's text */
+static void
+test_temporary_until_budget_spent(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("greet-421", NULL, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autofree gchar *job = NULL;
+	g_autofree gchar *stages = NULL;
+
+	g_assert_no_error(error);
+	conf = make_conf(server, "security=none\nmax-attempts=2\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	job = send_and_wait(daemon, signals, SIMPLE_MESSAGE);
+	assert_failed(daemon, signals, job, "org.mail.Sender.Error.Temporary", "421");
+	stages = ms_test_signals_get_stages(signals, job);
+	g_assert_cmpstr(stages, ==, "queued connecting deferred connecting");
+	g_assert_cmpuint(get_job_uint(daemon, job, "Attempts"), ==, 2);
+}
+
+static void
+test_cancel_deferred(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("greet-421", NULL, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GVariant) ret = NULL;
+	g_autofree gchar *job = NULL;
+	g_autofree gchar *state = NULL;
+	g_autofree gchar *remote = NULL;
+
+	g_assert_no_error(error);
+	conf = make_conf(server, "security=none\nretry-delay=3600\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	job = send_text(daemon, SIMPLE_MESSAGE, NULL, &error);
+	g_assert_no_error(error);
+	/* wait for the deferral */
+	for (guint i = 0; i < 300; i++) {
+		g_free(state);
+		state = get_job_string(daemon, job, "State");
+		if (g_str_equal(state, "deferred"))
+			break;
+		g_usleep(50 * 1000);
+		while (g_main_context_iteration(NULL, FALSE))
+			;
+	}
+	g_assert_cmpstr(state, ==, "deferred");
+	ret = call_sync(daemon, job, "org.mail.Sender.Job", "Cancel", NULL, &error);
+	g_assert_no_error(error);
+	g_assert_true(ms_test_signals_wait_finished(signals, job, WAIT_MS));
+	g_free(state);
+	state = get_job_string(daemon, job, "State");
+	g_assert_cmpstr(state, ==, "cancelled");
+	g_assert_true(g_str_has_prefix(ms_test_signals_get_result(signals, job),
+				       "Failed org.mail.Sender.Error.Cancelled "));
+	g_assert_cmpuint(count_files(ms_test_daemon_get_spool_dir(daemon)), ==, 0);
+	/* a second Cancel is an error, not a second Failed */
+	g_clear_pointer(&ret, g_variant_unref);
+	ret = call_sync(daemon, job, "org.mail.Sender.Job", "Cancel", NULL, &error);
+	g_assert_null(ret);
+	g_assert_nonnull(error);
+	remote = g_dbus_error_get_remote_error(error);
+	g_assert_cmpstr(remote, ==, "org.mail.Sender.Error.InvalidArgs");
+}
+
+/* ---- bad input: a clear error and nothing queued ---- */
+
+static void
+test_bad_input(void)
+{
+	struct {
+		const gchar *message;
+		const gchar *options;
+		const gchar *error_name;
+	} cases[] = {
+	    {"{'to': <['a@example.test']>, 'subject': <'hi\\r\\nBcc: victim@example.test'>}",
+	     NULL,
+	     "org.mail.Sender.Error.InvalidMessage"},
+	    {"{'to': <['a@example.test\\r\\nRCPT TO:<x@y>']>}", NULL, "org.mail.Sender.Error.InvalidMessage"},
+	    {"{'to': <['a@example.test']>, 'from': <'Evil\\nBcc: x@y <e@example.test>'>}",
+	     NULL,
+	     "org.mail.Sender.Error.InvalidMessage"},
+	    {"{'to': <['a@example.test']>, 'headers': <{'X-A': 'b\\r\\nBcc: x@y'}>}",
+	     NULL,
+	     "org.mail.Sender.Error.InvalidMessage"},
+	    {"{'to': <['a@example.test']>, 'headers': <{'X-A\\nB': 'c'}>}",
+	     NULL,
+	     "org.mail.Sender.Error.InvalidMessage"},
+	    {"{'to': <['a@example.test']>, 'reply-to': <'r@example.test\\r\\nX: y'>}",
+	     NULL,
+	     "org.mail.Sender.Error.InvalidMessage"},
+	    {"{'to': <['not an address']>}", NULL, "org.mail.Sender.Error.InvalidMessage"},
+	    {"{'to': <['a@@example.test']>}", NULL, "org.mail.Sender.Error.InvalidMessage"},
+	    {"{'subject': <'no recipient'>}", NULL, "org.mail.Sender.Error.InvalidMessage"},
+	    {"{'to': <'a@example.test'>}", NULL, "org.mail.Sender.Error.InvalidArgs"},
+	    {"{'to': <['a@example.test']>, 'colour': <'red'>}", NULL, "org.mail.Sender.Error.InvalidArgs"},
+	    {"{'to': <['a@example.test']>, 'html': <'<p>x</p>'>}", NULL, "org.mail.Sender.Error.InvalidArgs"},
+	    {"{'to': <['a@example.test']>}", "{'priority': <1>}", "org.mail.Sender.Error.InvalidArgs"},
+	    {"{'to': <['a@example.test']>}", "{'account': <'nope'>}", "org.mail.Sender.Error.NoSuchAccount"},
+	};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(GVariant) jobs = NULL;
+	g_autoptr(GVariant) job_list = NULL;
+	g_autoptr(GVariant) length = NULL;
+
+	g_assert_no_error(error);
+	conf = make_conf(server, "security=none\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GError) error_local = NULL;
+		g_autofree gchar *job = send_text(daemon, cases[i].message, cases[i].options, &error_local);
+		g_autofree gchar *remote = NULL;
+
+		g_test_message("case %u: %s", i, cases[i].message);
+		g_assert_null(job);
+		g_assert_nonnull(error_local);
+		remote = g_dbus_error_get_remote_error(error_local);
+		g_assert_cmpstr(remote, ==, cases[i].error_name);
+		/* the message says what is wrong, and never carries a raw line break */
+		g_assert_null(strchr(error_local->message, '\r'));
+		g_assert_null(strchr(error_local->message, '\n'));
+	}
+	jobs = call_sync(daemon, "/org/mail/Sender", "org.mail.Sender", "GetJobs", NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(g_variant_get_type_string(jobs), ==, "(ao)");
+	job_list = g_variant_get_child_value(jobs, 0);
+	g_assert_cmpuint(g_variant_n_children(job_list), ==, 0);
+	length = get_property(daemon, "/org/mail/Sender", "org.mail.Sender", "QueueLength");
+	g_assert_cmpuint(g_variant_get_uint32(length), ==, 0);
+	g_assert_cmpuint(count_files(ms_test_daemon_get_spool_dir(daemon)), ==, 0);
+	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 0);
+}
+
+/* ---- start-up validation ---- */
+
+static void
+test_invalid_config_refused(void)
+{
+	struct {
+		const gchar *conf;
+		const gchar *parts[3];
+	} cases[] = {
+	    {"[account work]\nhost=smtp.example.org\nsecurity=ssl\n", {"work", "security", "ssl"}},
+	    {"[account work]\nhost=smtp.example.org\nhelo_name=x\n", {"work", "helo_name", NULL}},
+	    {"[account work]\nport=99999\n", {"work", "port", NULL}},
+	    {"[account work]\nauth=kerberos\n", {"work", "auth", NULL}},
+	    {"[account work]\nca-file=/nonexistent/ca.pem\n", {"work", "ca-file", NULL}},
+	    {"[work]\nhost=x\n", {"work", NULL, NULL}},
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autofree gchar *err = NULL;
+		g_auto(GStrv) lines = NULL;
+		gint status = 0;
+
+		g_test_message("case %u: %s", i, cases[i].conf);
+		g_assert_true(ms_test_daemon_start_expect_failure(cases[i].conf, &status, &err, &error));
+		g_assert_no_error(error);
+		g_assert_cmpint(status, !=, 0);
+		g_assert_cmpint(status, <, 128); /* an exit, not a crash */
+		lines = g_strsplit(g_strstrip(err), "\n", -1);
+		g_assert_cmpuint(g_strv_length(lines), ==, 1);
+		g_assert_nonnull(strstr(lines[0], "accounts.conf"));
+		for (guint j = 0; j < G_N_ELEMENTS(cases[i].parts) && cases[i].parts[j] != NULL; j++)
+			g_assert_nonnull(strstr(lines[0], cases[i].parts[j]));
+	}
+}
+
+static void
+test_properties_and_accounts(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GVariant) accounts = NULL;
+	g_autoptr(GVariant) account_dict = NULL;
+	g_autoptr(GVariant) account = NULL;
+	g_autoptr(GVariant) password = NULL;
+	g_autoptr(GVariant) version = NULL;
+	g_autoptr(GVariant) recipients = NULL;
+	g_autofree gchar *job = NULL;
+	g_autofree gchar *sender = NULL;
+	const gchar *security = NULL;
+	const gchar *expected_rcpts[] = {"a@example.test", "b@example.test", NULL};
+	g_autofree const gchar **rcpts = NULL;
+
+	g_assert_no_error(error);
+	conf = make_conf(server,
+			 "security=none\n\n[account other]\nhost=smtp.example.org\nusername=me\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	version = get_property(daemon, "/org/mail/Sender", "org.mail.Sender", "Version");
+	g_assert_cmpstr(g_variant_get_string(version, NULL), ==, PACKAGE_VERSION);
+
+	accounts = call_sync(daemon, "/org/mail/Sender", "org.mail.Sender", "GetAccounts", NULL, &error);
+	g_assert_no_error(error);
+	account_dict = g_variant_get_child_value(accounts, 0);
+	account = g_variant_lookup_value(account_dict, "other", G_VARIANT_TYPE_VARDICT);
+	g_assert_nonnull(account);
+	g_assert_true(g_variant_lookup(account, "security", "&s", &security));
+	g_assert_cmpstr(security, ==, "starttls");
+	password = g_variant_lookup_value(account, "password", NULL);
+	g_assert_null(password);
+
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	job = send_and_wait(daemon,
+			    signals,
+			    "{'to': <['a@example.test']>, 'bcc': <['b@example.test']>, 'body': <'x'>}");
+	sender = get_job_string(daemon, job, "Sender");
+	g_assert_cmpstr(sender, ==, "sender@example.test");
+	recipients = get_property(daemon, job, "org.mail.Sender.Job", "Recipients");
+	rcpts = g_variant_get_strv(recipients, NULL);
+	g_assert_cmpstrv(rcpts, expected_rcpts);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/mail-sender/daemon/send-plain", test_send_plain);
+	g_test_add_func("/mail-sender/daemon/send-starttls-opportunistic",
+			test_send_starttls_opportunistic);
+	g_test_add_func("/mail-sender/daemon/send-starttls-auth-plain", test_send_starttls_auth_plain);
+	g_test_add_func("/mail-sender/daemon/send-implicit-tls-auth-login",
+			test_send_implicit_tls_auth_login);
+	g_test_add_func("/mail-sender/daemon/no-password-in-keyring", test_no_password_in_keyring);
+	g_test_add_func("/mail-sender/daemon/wrong-password", test_wrong_password);
+	g_test_add_func("/mail-sender/daemon/starttls-stall", test_starttls_stall);
+	g_test_add_func("/mail-sender/daemon/plaintext-to-implicit-tls-port",
+			test_plaintext_to_implicit_tls_port);
+	g_test_add_func("/mail-sender/daemon/starttls-required-not-offered",
+			test_starttls_required_not_offered);
+	g_test_add_func("/mail-sender/daemon/starttls-injection", test_starttls_injection);
+	g_test_add_func("/mail-sender/daemon/wrong-host-certificate", test_wrong_host_certificate);
+	g_test_add_func("/mail-sender/daemon/expired-certificate", test_expired_certificate);
+	g_test_add_func("/mail-sender/daemon/unknown-ca-refused", test_unknown_ca_refused);
+	g_test_add_func("/mail-sender/daemon/pinned-fingerprint", test_pinned_fingerprint);
+	g_test_add_func("/mail-sender/daemon/pinned-fingerprint-mismatch",
+			test_pinned_fingerprint_mismatch);
+	g_test_add_func("/mail-sender/daemon/rcpt-rejected", test_rcpt_rejected);
+	g_test_add_func("/mail-sender/daemon/nothing-listening", test_nothing_listening);
+	g_test_add_func("/mail-sender/daemon/greeting-421-then-success",
+			test_greeting_421_then_success);
+	g_test_add_func("/mail-sender/daemon/temporary-until-budget-spent",
+			test_temporary_until_budget_spent);
+	g_test_add_func("/mail-sender/daemon/cancel-deferred", test_cancel_deferred);
+	g_test_add_func("/mail-sender/daemon/bad-input", test_bad_input);
+	g_test_add_func("/mail-sender/daemon/invalid-config-refused", test_invalid_config_refused);
+	g_test_add_func("/mail-sender/daemon/properties-and-accounts", test_properties_and_accounts);
+	return g_test_run();
+}
