@@ -40,6 +40,13 @@ ms_account_new_default(const gchar *name);
  * "account 'work': key 'security': unknown value 'ssl' (expected tls, starttls, ...)" */
 MsAccount *
 ms_account_new_from_keyfile(GKeyFile *keyfile, const gchar *name, GError **error);
+/* the same, with a relative ca-file taken relative to base_dir (the directory of the accounts
+ * file) instead of the current directory */
+MsAccount *
+ms_account_new_from_keyfile_full(GKeyFile *keyfile,
+				 const gchar *name,
+				 const gchar *base_dir,
+				 GError **error);
 
 const gchar *
 ms_account_get_name(MsAccount *self);

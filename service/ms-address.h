@@ -34,4 +34,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsAddress, ms_address_free)
 gboolean
 ms_address_is_valid_mailbox(const gchar *addr_spec);
 
+/* RFC 2047 encoded-words (UTF-8; Q unless it is over a quarter longer than B) for text,
+ * separated by single spaces; the first word is at most first_max chars, the others at most max
+ * (both capped at 75; a word always holds at least one character), and a UTF-8 character is
+ * never split between words; shared with ms-message */
+gchar *
+ms_address_encode_words(const gchar *text, gsize first_max, gsize max);
+
 G_END_DECLS

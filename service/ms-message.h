@@ -29,9 +29,11 @@ ms_message_set_subject(MsMessage *self, const gchar *subject, GError **error);
 /* text/plain body; must be valid UTF-8, no NUL; any line ending style */
 gboolean
 ms_message_set_body(MsMessage *self, const gchar *body, GError **error);
-/* extra header: name is printable ASCII without ':' and not one the composer owns
- * (From, To, Cc, Bcc, Reply-To, Subject, Date, Message-ID, MIME-Version, Content-*);
- * the value must not contain CR or LF; non-ASCII values are RFC 2047 encoded */
+/* extra header: name is printable ASCII without ':', at most 76 chars, and not one the composer
+ * owns (From, To, Cc, Bcc, Reply-To, Subject, Date, Message-ID, MIME-Version, Content-*);
+ * the value must not contain CR or LF; non-ASCII values (and control characters) are RFC 2047
+ * encoded; a printable ASCII value is kept as it is, folded at its spaces, so it may not have
+ * more than 900 chars without a space */
 gboolean
 ms_message_add_header(MsMessage *self, const gchar *name, const gchar *value, GError **error);
 /* for tests: fixed Date and Message-ID instead of now and a random one */
@@ -58,7 +60,8 @@ ms_message_to_bytes(MsMessage *self, GError **error);
 gboolean
 ms_message_header_value_is_safe(const gchar *value);
 /* RFC 2047 encoded-words (UTF-8, B or Q) for a non-ASCII value, each at most 75 chars, joined
- * with CRLF SP folding; ASCII values are returned as they are */
+ * with CRLF SP folding, the first short enough to follow "Name: " in 78 columns; printable ASCII
+ * values (space and tab included) are returned as they are */
 gchar *
 ms_message_encode_header_value(const gchar *value, gsize name_len);
 /* quoted-printable (RFC 2045 §6.7) with CRLF line ends and lines of at most 76 chars */

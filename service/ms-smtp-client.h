@@ -56,6 +56,19 @@ ms_smtp_client_send_async(MsSmtpClient *self,
 gchar *
 ms_smtp_client_send_finish(MsSmtpClient *self, GAsyncResult *res, GError **error);
 
+/* connect, greeting, EHLO, TLS and AUTH exactly as a send would, then QUIT, no transaction */
+void
+ms_smtp_client_verify_async(MsSmtpClient *self,
+			    GCancellable *cancellable,
+			    GAsyncReadyCallback callback,
+			    gpointer user_data);
+/* DESIGN.md's Verify report, a{sv}: host s, port q, security s, greeting s, extensions as,
+ * auth-mechanisms as, auth s ("PLAIN", "LOGIN" or "none"), tls-version s ("TLSv1.3", "" without
+ * TLS), tls-cipher s, certificate-subject s, certificate-issuer s, certificate-not-after x (unix
+ * seconds, 0 without TLS), certificate-sha256 s, elapsed-ms u */
+GVariant *
+ms_smtp_client_verify_finish(MsSmtpClient *self, GAsyncResult *res, GError **error);
+
 /* the server's last reply as text ("" before any), for ServerReply / ErrorMessage */
 const gchar *
 ms_smtp_client_get_last_reply(MsSmtpClient *self);

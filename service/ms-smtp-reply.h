@@ -41,7 +41,8 @@ ms_smtp_reply_parser_new(void);
 /* returns FALSE with a G_IO_ERROR_INVALID_DATA error on garbage (no 3-digit code, code out of
  * range, code changing between lines of one reply, separator not ' '/'-', more than 100 lines,
  * a line over 4096 bytes, NUL bytes); on success *reply is NULL while more lines are needed and
- * the finished reply (transfer full) once the last line arrived; the parser then resets */
+ * the finished reply (transfer full) once the last line arrived; the parser then resets
+ * (after an error too: the half-read reply is dropped and the next line starts a new one) */
 gboolean
 ms_smtp_reply_parser_feed(MsSmtpReplyParser *self,
 			  const gchar *line,

@@ -1,0 +1,404 @@
+#!/usr/bin/python3
+"""SMTP server for tests, loopback only (Debian: apt-get install python3-aiosmtpd).
+
+Well-behaved modes (real SMTP via aiosmtpd):
+  plain             no TLS at all
+  starttls          STARTTLS offered, optional                      (needs --cert/--key)
+  require-starttls  530 to everything but EHLO/HELO/NOOP/RSET/QUIT/STARTTLS before TLS
+  implicit-tls      TLS from the first byte, like port 465          (needs --cert/--key)
+Misbehaving modes (a tiny hand-written SMTP dialogue):
+  stall-starttls    offers STARTTLS, answers "220 Ready to start TLS", then never handshakes
+  greet-421         greets with "421 4.3.2 Service not available" and closes
+  drop-in-data      normal dialogue (STARTTLS offered when --cert/--key are given, AUTH accepts
+                    anything when --auth is given), answers DATA with 354, reads one line of
+                    the message and then aborts the connection without a reply
+  tls-only-silent   TLS from the first byte (same server as implicit-tls): a client that waits
+                    for a plaintext greeting gets nothing
+  silent            accepts TCP connections and never says a word
+  starttls-inject   offers STARTTLS and answers it with "220 2.0.0 Ready to start TLS" and
+                    "250 injected" in the same write, then does the TLS handshake (RFC 3207
+                    section 6: a client must not act on the injected line; needs --cert/--key)
+  no-ehlo           answers EHLO with "502 5.5.2 Command not implemented" and HELO with 250,
+                    then accepts MAIL/RCPT/DATA and stores the message like the good modes do
+                    ("ehlo_or_helo": "HELO"), for HELO fallback tests
+
+--fail-first N greets the first N connections with "421 4.3.2 <host> Service not available,
+closing channel" and closes them; later connections behave normally (retry tests).
+--temp-fail-rcpt ADDR answers RCPT TO:<ADDR> with "451 4.3.0 Temporary failure (test)".
+A wrong password with --auth gets "535 5.7.8 Authentication credentials invalid" (aiosmtpd),
+so there is no separate flag for rejecting AUTH: give the client other credentials.
+
+--auth USER:PASS requires AUTH PLAIN/LOGIN with exactly these credentials before MAIL.
+As in aiosmtpd, AUTH is only offered on an encrypted connection (after STARTTLS, or with
+implicit TLS) unless --auth-plaintext is given.
+
+Every accepted message is stored in --maildir as <stamp>.eml (the bytes received after
+DATA, dot-unstuffed, CRLF line ends) and <stamp>.json (envelope, HELO name, AUTH login,
+TLS version, "ehlo_or_helo": "EHLO" or "HELO", "auth_mechanism"). The .json is written
+before the .eml and both are renamed into place, so a test that sees a .eml can read both.
+
+Prints "READY <mode> <host> <port>" on stdout once listening (--port 0 picks a free port;
+--ready-file also gets the port). Stops cleanly on SIGTERM/SIGINT.
+"""
+import argparse
+import asyncio
+import ipaddress
+import json
+import logging
+import os
+import signal
+import ssl
+import sys
+import time
+import warnings
+
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+GOOD_MODES = ("plain", "starttls", "require-starttls", "implicit-tls")
+FAULT_MODES = ("stall-starttls", "greet-421", "drop-in-data", "tls-only-silent", "silent",
+               "starttls-inject", "no-ehlo")
+log = logging.getLogger("smtp-test-server")
+
+
+class Store:
+    """Stores accepted messages in --maildir; shared by aiosmtpd's handler and no-ehlo."""
+
+    def __init__(self, maildir):
+        self.maildir, self.count = maildir, 0
+
+    def store(self, content, meta):
+        """Writes <id>.json, then <id>.eml (both atomically); returns the queue id."""
+        self.count += 1
+        qid = f"{time.time_ns()}-{os.getpid()}-{self.count:04d}"
+        if self.maildir:
+            meta = dict(id=qid, **meta, size=len(content))
+            write_atomic(os.path.join(self.maildir, qid + ".json"),
+                         (json.dumps(meta, indent=1) + "\n").encode())
+            write_atomic(os.path.join(self.maildir, qid + ".eml"), content)
+        log.info("accepted %s from=%s to=%s", qid, meta.get("mail_from"), meta.get("rcpt_tos"))
+        return qid
+
+
+def rcpt_refusal(args, address):
+    """The reply for a --reject-rcpt / --temp-fail-rcpt address, None for any other."""
+    if address.lower() in {r.lower() for r in args.reject_rcpt}:
+        return f"550 5.1.1 <{address}>: Recipient address rejected (test)"
+    if address.lower() in {r.lower() for r in args.temp_fail_rcpt}:
+        return "451 4.3.0 Temporary failure (test)"
+    return None
+
+
+class Recorder:
+    """aiosmtpd handler: refuses --reject-rcpt/--temp-fail-rcpt addresses, stores messages."""
+
+    def __init__(self, args, store):
+        self.args, self.store, self.auth = args, store, bool(args.auth)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        session.ms_greeting = "EHLO"
+        # aiosmtpd offers AUTH on every TLS connection; hide it when no --auth was given
+        return responses if self.auth else [r for r in responses if not r.startswith("250-AUTH")]
+
+    async def handle_HELO(self, server, session, envelope, hostname):
+        # with this hook aiosmtpd leaves setting host_name and the reply to us
+        session.host_name = hostname
+        session.ms_greeting = "HELO"
+        return f"250 {server.hostname}"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        refusal = rcpt_refusal(self.args, address)
+        if refusal is not None:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        tls = server.transport.get_extra_info("ssl_object") if server.transport else None
+        auth = session.auth_data if isinstance(session.auth_data, LoginPassword) else None
+        qid = self.store.store(envelope.original_content, {
+            "mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos,
+            "mail_options": envelope.mail_options, "rcpt_options": envelope.rcpt_options,
+            "helo": session.host_name, "peer": list(session.peer or ()),
+            "auth_login": auth.login.decode("utf-8", "replace") if auth else None,
+            "tls_version": tls.version() if tls else None,
+            "ehlo_or_helo": getattr(session, "ms_greeting", None),
+            "auth_mechanism": getattr(session, "ms_auth_mechanism", None) if auth else None,
+        })
+        return f"250 2.0.0 OK queued as {qid}"
+
+
+class Greet421(asyncio.Protocol):
+    """What the first --fail-first connections get in the good modes."""
+
+    def __init__(self, host):
+        self.host = host
+
+    def connection_made(self, transport):
+        log.info("--fail-first: greeting with 421 and closing")
+        transport.write(f"421 4.3.2 {self.host} Service not available, closing channel\r\n"
+                        .encode())
+        transport.close()                             # flushes the write first
+
+
+class FailFirst:
+    """Counts connections; the first N ones are to be refused with 421."""
+
+    def __init__(self, n):
+        self.left = n
+
+    def refuse(self):
+        if self.left <= 0:
+            return False
+        self.left -= 1
+        return True
+
+
+def write_atomic(path, data):
+    tmp = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.rename(tmp, path)
+
+
+def make_authenticator(user, password):
+    def authenticate(server, session, envelope, mechanism, data):
+        ok = (isinstance(data, LoginPassword) and data.login == user.encode()
+              and data.password == password.encode())
+        session.ms_auth_mechanism = mechanism
+        log.info("AUTH %s login=%r -> %s", mechanism,
+                 getattr(data, "login", b"?").decode("utf-8", "replace"), "ok" if ok else "FAIL")
+        # handled=False + success=False makes aiosmtpd answer "535 5.7.8 ... invalid"
+        return AuthResult(success=ok, handled=False, auth_data=data if ok else None)
+    return authenticate
+
+
+def addr_arg(text):
+    """The address in "FROM:<a@b> SIZE=1" / "TO:<a@b>", and the parameters after it."""
+    _, _, rest = text.partition(":")
+    rest = rest.strip()
+    if rest.startswith("<"):
+        addr, _, params = rest[1:].partition(">")
+    else:
+        addr, _, params = rest.partition(" ")
+    return addr, params.split()
+
+
+async def read_data(reader):
+    """Reads DATA up to the lone dot; returns the dot-unstuffed bytes (as aiosmtpd does)."""
+    lines = []
+    while True:
+        line = await reader.readuntil(b"\r\n")
+        if line == b".\r\n":
+            return b"".join(lines)
+        lines.append(line[1:] if line.startswith(b".") else line)
+
+
+async def fault_session(args, ctx, store, fail_first, reader, writer):
+    """Hand-written SMTP dialogue for the misbehaving modes."""
+    mode, host = args.mode, args.hostname
+
+    async def send(*lines):
+        writer.write(b"".join(line.encode() + b"\r\n" for line in lines))
+        await writer.drain()
+
+    try:
+        if mode == "silent":
+            await reader.read()                      # wait until the client gives up
+            return
+        if mode == "greet-421" or fail_first.refuse():
+            await send(f"421 4.3.2 {host} Service not available, closing channel")
+            return
+        await send(f"220 {host} ESMTP test server ({mode})")
+        tls = False
+        helo, mail_from, mail_options, rcpt_tos, rcpt_options = None, None, [], [], []
+        while line := await reader.readline():
+            text = line.decode("utf-8", "replace").rstrip("\r\n")
+            verb, _, arg = text.partition(" ")
+            verb = verb.upper()
+            if verb == "EHLO" and mode == "no-ehlo":
+                await send("502 5.5.2 Command not implemented")
+            elif verb == "EHLO":
+                ext = ["8BITMIME"]
+                if not tls and (mode in ("stall-starttls", "starttls-inject") or ctx):
+                    ext.append("STARTTLS")
+                if args.auth:
+                    ext.append("AUTH PLAIN LOGIN")
+                await send(f"250-{host}", *[f"250-{e}" for e in ext], "250 HELP")
+            elif verb == "HELO":
+                helo, mail_from, rcpt_tos = arg.strip(), None, []
+                await send(f"250 {host}")
+            elif verb == "STARTTLS" and mode == "no-ehlo":
+                await send("502 5.5.2 Command not implemented")
+            elif verb == "STARTTLS" and mode != "stall-starttls" and (tls or not ctx):
+                await send("454 4.7.0 TLS not available")
+            elif verb == "STARTTLS" and mode == "starttls-inject":
+                # one write, so the client finds the injected reply in its buffer behind the 220
+                log.info("STARTTLS: injecting a plaintext reply behind the 220")
+                writer.write(b"220 2.0.0 Ready to start TLS\r\n250 injected\r\n")
+                await writer.drain()
+                await writer.start_tls(ctx)          # Python >= 3.11
+                tls = True
+            elif verb == "STARTTLS":
+                await send("220 2.0.0 Ready to start TLS")
+                if mode == "stall-starttls":
+                    log.info("STARTTLS: stalling, never doing the handshake")
+                    await reader.read()              # swallow the ClientHello, say nothing
+                    return
+                await writer.start_tls(ctx)          # Python >= 3.11
+                tls = True
+            elif verb == "AUTH" and mode == "no-ehlo":
+                await send("502 5.5.2 Command not implemented")
+            elif mode == "no-ehlo" and verb in ("MAIL", "RCPT", "DATA") and helo is None:
+                await send("503 5.5.1 Error: send HELO first")
+            elif mode == "no-ehlo" and verb == "MAIL":
+                mail_from, mail_options = addr_arg(arg)
+                rcpt_tos, rcpt_options = [], []
+                await send("250 2.1.0 OK")
+            elif mode == "no-ehlo" and verb == "RCPT" and mail_from is None:
+                await send("503 5.5.1 Error: need MAIL command")
+            elif mode == "no-ehlo" and verb == "RCPT":
+                address, params = addr_arg(arg)
+                refusal = rcpt_refusal(args, address)
+                if refusal is None:
+                    rcpt_tos.append(address)
+                    rcpt_options.extend(params)
+                await send(refusal or "250 2.1.5 OK")
+            elif mode == "no-ehlo" and verb == "DATA" and not rcpt_tos:
+                await send("503 5.5.1 Error: need RCPT command")
+            elif mode == "no-ehlo" and verb == "DATA":
+                await send("354 End data with <CR><LF>.<CR><LF>")
+                content = await read_data(reader)
+                qid = store.store(content, {
+                    "mail_from": mail_from, "rcpt_tos": rcpt_tos,
+                    "mail_options": mail_options, "rcpt_options": rcpt_options,
+                    "helo": helo, "peer": list(writer.get_extra_info("peername") or ()),
+                    "auth_login": None, "tls_version": None,
+                    "ehlo_or_helo": "HELO", "auth_mechanism": None,
+                })
+                mail_from, mail_options, rcpt_tos, rcpt_options = None, [], [], []
+                await send(f"250 2.0.0 OK queued as {qid}")
+            elif mode == "no-ehlo" and verb == "RSET":
+                mail_from, mail_options, rcpt_tos, rcpt_options = None, [], [], []
+                await send("250 2.0.0 OK")
+            elif verb == "AUTH":
+                parts = line.split()
+                if parts[1:2] == [b"LOGIN"]:
+                    await send("334 VXNlcm5hbWU6")
+                    await reader.readline()
+                    await send("334 UGFzc3dvcmQ6")
+                    await reader.readline()
+                elif len(parts) < 3:
+                    await send("334 ")
+                    await reader.readline()
+                await send("235 2.7.0 Authentication successful")
+            elif verb in ("MAIL", "RCPT", "RSET", "NOOP"):
+                await send("250 2.0.0 OK")
+            elif verb == "DATA":
+                await send("354 End data with <CR><LF>.<CR><LF>")
+                if mode == "drop-in-data":
+                    await reader.readline()
+                    log.info("DATA: dropping the connection mid-message")
+                    writer.transport.abort()
+                    return
+            elif verb == "QUIT":
+                await send("221 2.0.0 Bye")
+                return
+            else:
+                await send("502 5.5.2 Command not implemented")
+    except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError) as e:
+        log.info("connection ended: %r", e)
+    finally:
+        writer.close()
+
+
+async def main(args):
+    needs_cert = args.mode in ("starttls", "require-starttls", "implicit-tls", "tls-only-silent",
+                               "starttls-inject")
+    if needs_cert and not (args.cert and args.key):
+        sys.exit(f"--mode {args.mode} needs --cert and --key")
+    ctx = None
+    if args.cert:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(args.cert, args.key)
+    if args.maildir:
+        os.makedirs(args.maildir, exist_ok=True)
+    user, _, password = (args.auth or "").partition(":")
+    implicit = args.mode in ("implicit-tls", "tls-only-silent")
+    loop = asyncio.get_running_loop()
+    store = Store(args.maildir)
+    fail_first = FailFirst(args.fail_first)
+
+    if args.mode in GOOD_MODES or args.mode == "tls-only-silent":
+        kw = dict(hostname=args.hostname, ident="mail-sender test SMTP", timeout=args.timeout,
+                  data_size_limit=args.size_limit)
+        if args.mode in ("starttls", "require-starttls"):
+            kw.update(tls_context=ctx, require_starttls=args.mode == "require-starttls")
+        if args.auth:
+            # aiosmtpd only counts STARTTLS as "TLS": with implicit TLS it would refuse AUTH
+            # unless auth_require_tls=False (the connection is encrypted anyway).
+            kw.update(authenticator=make_authenticator(user, password), auth_required=True,
+                      auth_require_tls=not (implicit or args.auth_plaintext))
+        handler = Recorder(args, store)
+
+        def protocol():
+            return Greet421(args.hostname) if fail_first.refuse() else SMTP(handler, **kw)
+        server = await loop.create_server(protocol, args.host, args.port,
+                                          ssl=ctx if implicit else None)
+    else:
+        server = await asyncio.start_server(
+            lambda r, w: fault_session(args, ctx, store, fail_first, r, w), args.host, args.port)
+    # handlers first: a test may send SIGTERM as soon as it has seen READY
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    port = server.sockets[0].getsockname()[1]
+    if args.ready_file:
+        write_atomic(args.ready_file, f"{port}\n".encode())
+    print(f"READY {args.mode} {args.host} {port}", flush=True)
+    await stop.wait()
+    server.close()
+    log.info("stopped")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n", 1)[1])
+    p.add_argument("--mode", choices=GOOD_MODES + FAULT_MODES, default="plain")
+    p.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=10025, help="0 = any free port (default 10025)")
+    p.add_argument("--hostname", default="smtp.test.localhost", help="name in greeting/EHLO")
+    p.add_argument("--cert", help="PEM server certificate (chain)")
+    p.add_argument("--key", help="PEM private key")
+    p.add_argument("--auth", metavar="USER:PASS", help="require AUTH PLAIN/LOGIN with these")
+    p.add_argument("--auth-plaintext", action="store_true", help="offer AUTH without TLS too")
+    p.add_argument("--maildir", help="directory to store accepted messages in")
+    p.add_argument("--reject-rcpt", action="append", default=[], metavar="ADDR",
+                   help="answer RCPT TO:<ADDR> with 550 (repeatable)")
+    p.add_argument("--temp-fail-rcpt", action="append", default=[], metavar="ADDR",
+                   help="answer RCPT TO:<ADDR> with 451 (repeatable)")
+    p.add_argument("--fail-first", type=int, default=0, metavar="N",
+                   help="greet the first N connections with 421 and close them")
+    p.add_argument("--size-limit", type=int, default=10 * 1024 * 1024, help="SIZE, bytes")
+    p.add_argument("--timeout", type=float, default=60, help="idle timeout, seconds")
+    p.add_argument("--ready-file", help="write the listening port to this file when ready")
+    p.add_argument("-v", "--verbose", action="store_true", help="log the SMTP dialogue")
+    args = p.parse_args(argv)
+    if not ipaddress.ip_address(args.host).is_loopback:
+        p.error("--host must be a loopback address (127.0.0.0/8 or ::1)")
+    if args.auth and ":" not in args.auth:
+        p.error("--auth wants USER:PASS")
+    return args
+
+
+if __name__ == "__main__":
+    a = parse_args()
+    logging.basicConfig(level=logging.DEBUG if a.verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if not a.verbose:   # aiosmtpd is chatty (one INFO line per event) and warns about
+        logging.getLogger("mail.log").setLevel(logging.ERROR)   # auth_require_tls=False
+    warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
+    asyncio.run(main(a))
