@@ -5,41 +5,52 @@
 #include <glib/gi18n.h>
 #include <string.h>
 
+#include "ms-authority.h"
 #include "ms-daemon.h"
 #include "ms-error.h"
 #include "ms-message.h"
 #include "ms-resources.h"
+#include "ms-smtp-client.h"
 
-#define MS_DBUS_PATH	       "/org/mail/Sender"
-#define MS_DBUS_INTERFACE      "org.mail.Sender"
-#define MS_DBUS_JOB_INTERFACE  "org.mail.Sender.Job"
+#define MS_DBUS_PATH		"/org/mail/Sender"
+#define MS_DBUS_INTERFACE	"org.mail.Sender"
+#define MS_DBUS_JOB_INTERFACE	"org.mail.Sender.Job"
 #define MS_DBUS_JOB_PATH_PREFIX "/org/mail/Sender/Job/"
 
 struct _MsDaemon {
 	GObject parent_instance;
 	MsConfig *config;
 	MsQueue *queue;
+	MsCredentials *credentials;
+	MsAuthority *authority;
 	gboolean system_bus;
 	GDBusConnection *connection;
 	GDBusNodeInfo *introspection;
 	guint manager_id;
-	GHashTable *job_ids; /* object path -> registration id */
+	GHashTable *job_ids;	    /* object path -> registration id */
 	GHashTable *job_notify_ids; /* object path -> notify handler id */
 };
 
 G_DEFINE_TYPE(MsDaemon, ms_daemon, G_TYPE_OBJECT)
 
 /* one method call in flight; owns the invocation until it is answered */
-typedef struct {
+typedef struct _MsDaemonCall {
 	MsDaemon *self;
 	GDBusMethodInvocation *invocation;
 	GVariant *parameters;
+	MsAccount *account; /* the account the call is about, once known */
+	MsCaller *caller;   /* once authorized */
+	MsSmtpClient *client;
+	void (*next)(struct _MsDaemonCall *call); /* after authorization */
 } MsDaemonCall;
 
 static void
 ms_daemon_call_free(MsDaemonCall *call)
 {
 	g_object_unref(call->self);
+	g_clear_object(&call->account);
+	g_clear_pointer(&call->caller, ms_caller_free);
+	g_clear_object(&call->client);
 	g_clear_object(&call->invocation);
 	g_variant_unref(call->parameters);
 	g_free(call);
@@ -93,7 +104,10 @@ ms_daemon_check_dict(GVariant *dict,
 			g_autoptr(GString) names = g_string_new(NULL);
 			g_autofree gchar *key_safe = g_strescape(key, NULL);
 			for (gsize i = 0; i < n_keys; i++)
-				g_string_append_printf(names, "%s%s", i > 0 ? ", " : "", keys[i].key);
+				g_string_append_printf(names,
+						       "%s%s",
+						       i > 0 ? ", " : "",
+						       keys[i].key);
 			g_set_error(error,
 				    MS_ERROR,
 				    MS_ERROR_INVALID_ARGS,
@@ -160,14 +174,15 @@ ms_daemon_lookup_account(MsDaemon *self, GVariant *options, GError **error)
 			    known[0] != '\0' ? known : _("none"));
 		return NULL;
 	}
-	return account;
+	return g_object_ref(account);
 }
 
 /* G_IO_ERROR_INVALID_ARGUMENT from the composer means the caller's message is at fault */
 static gboolean
 ms_daemon_message_error(gboolean ret, GError **error)
 {
-	if (!ret && error != NULL && g_error_matches(*error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT)) {
+	if (!ret && error != NULL &&
+	    g_error_matches(*error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT)) {
 		(*error)->domain = MS_ERROR;
 		(*error)->code = MS_ERROR_INVALID_MESSAGE;
 	}
@@ -195,18 +210,11 @@ ms_daemon_add_addresses(MsMessage *message,
 }
 
 static MsMessage *
-ms_daemon_compose(MsDaemon *self, GVariant *dict, MsAccount *account, GError **error)
+ms_daemon_compose(MsDaemon *self, GVariant *dict, MsDaemonCall *call, GError **error)
 {
 	g_autoptr(MsMessage) message = ms_message_new();
 	const gchar *value = NULL;
 	g_autoptr(GVariant) headers = NULL;
-
-	if (!ms_daemon_check_dict(dict,
-				  "the message",
-				  ms_daemon_send_keys,
-				  G_N_ELEMENTS(ms_daemon_send_keys),
-				  error))
-		return NULL;
 	/* refused rather than ignored: a caller must not believe its HTML or files went out */
 	for (guint i = 0; i < 2; i++) {
 		const gchar *key = i == 0 ? "html" : "attachments";
@@ -221,8 +229,22 @@ ms_daemon_compose(MsDaemon *self, GVariant *dict, MsAccount *account, GError **e
 		}
 	}
 
-	if (!g_variant_lookup(dict, "from", "&s", &value))
-		value = ms_account_get_from(account);
+	if (g_variant_lookup(dict, "from", "&s", &value)) {
+		/* on the system bus the account's From is the admin's, not the caller's to choose
+		 */
+		if (self->system_bus && call->caller->uid != 0 &&
+		    !ms_account_get_allow_from_override(call->account)) {
+			g_set_error(error,
+				    MS_ERROR,
+				    MS_ERROR_NOT_AUTHORIZED,
+				    _("Account '%s' does not let callers set From "
+				      "(allow-from-override=false)"),
+				    ms_account_get_name(call->account));
+			return NULL;
+		}
+	} else {
+		value = ms_account_get_from(call->account);
+	}
 	if (!ms_daemon_message_error(ms_message_set_from(message, value, error), error))
 		return NULL;
 	if (!ms_daemon_add_addresses(message, dict, "to", ms_message_add_to, error) ||
@@ -270,34 +292,53 @@ ms_daemon_submit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 					      g_variant_new("(o)", ms_job_get_object_path(job)));
 }
 
+/* the gate every method that uses an account goes through: on the system bus it decides from
+ * the caller's peer credentials; then func continues with call->caller set */
+typedef void (*MsDaemonContinueFunc)(MsDaemonCall *call);
+
 static void
-ms_daemon_method_send(MsDaemonCall *call_owned)
+ms_daemon_authorize_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(MsDaemonCall) call = user_data;
+	MsDaemonContinueFunc next = call->next;
+	GError *error = NULL;
+
+	call->caller = ms_authority_check_finish(MS_AUTHORITY(source), res, &error);
+	if (call->caller == NULL) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	next(g_steal_pointer(&call));
+}
+
+static void
+ms_daemon_authorize(MsDaemonCall *call, MsDaemonContinueFunc func)
+{
+	MsDaemon *self = call->self;
+
+	call->next = func;
+	ms_authority_check_async(self->authority,
+				 g_dbus_method_invocation_get_sender(call->invocation),
+				 call->account,
+				 NULL,
+				 ms_daemon_authorize_cb,
+				 call);
+}
+
+static void
+ms_daemon_send_authorized(MsDaemonCall *call_owned)
 {
 	g_autoptr(MsDaemonCall) call = call_owned;
 	MsDaemon *self = call->self;
 	g_autoptr(GVariant) dict = NULL;
-	g_autoptr(GVariant) options = NULL;
 	g_autoptr(MsMessage) message = NULL;
 	g_autoptr(GBytes) bytes = NULL;
 	g_autoptr(GPtrArray) recipients = NULL;
-	GError *error = NULL;
 	MsAccount *account;
+	GError *error = NULL;
 
-	g_variant_get(call->parameters, "(@a{sv}@a{sv})", &dict, &options);
-	if (!ms_daemon_check_dict(options,
-				  "the options",
-				  ms_daemon_send_option_keys,
-				  G_N_ELEMENTS(ms_daemon_send_option_keys),
-				  &error)) {
-		ms_daemon_return_error(call, error);
-		return;
-	}
-	account = ms_daemon_lookup_account(self, options, &error);
-	if (account == NULL) {
-		ms_daemon_return_error(call, error);
-		return;
-	}
-	message = ms_daemon_compose(self, dict, account, &error);
+	g_variant_get(call->parameters, "(@a{sv}@a{sv})", &dict, NULL);
+	message = ms_daemon_compose(self, dict, call, &error);
 	if (message == NULL) {
 		ms_daemon_return_error(call, error);
 		return;
@@ -308,17 +349,133 @@ ms_daemon_method_send(MsDaemonCall *call_owned)
 		ms_daemon_return_error(call, error);
 		return;
 	}
+	/* counted last, so that refused input does not use up the caller's allowance */
+	if (!ms_authority_take_rate_token(self->authority, call->caller, call->account, &error)) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
 	recipients = ms_message_get_recipients(message);
 	g_ptr_array_add(recipients, NULL);
-	ms_queue_submit_async(
-	    self->queue,
-	    account,
-	    ms_address_get_addr_spec(ms_message_get_from(message)),
-	    (const gchar *const *)recipients->pdata,
-	    bytes,
-	    NULL,
-	    ms_daemon_submit_cb,
-	    g_steal_pointer(&call));
+	/* not call->account in the argument list: g_steal_pointer(&call) may run first */
+	account = call->account;
+	ms_queue_submit_async(self->queue,
+			      account,
+			      ms_address_get_addr_spec(ms_message_get_from(message)),
+			      (const gchar *const *)recipients->pdata,
+			      bytes,
+			      NULL,
+			      ms_daemon_submit_cb,
+			      g_steal_pointer(&call));
+}
+
+static void
+ms_daemon_method_send(MsDaemonCall *call_owned)
+{
+	g_autoptr(MsDaemonCall) call = call_owned;
+	MsDaemon *self = call->self;
+	g_autoptr(GVariant) dict = NULL;
+	g_autoptr(GVariant) options = NULL;
+	GError *error = NULL;
+
+	g_variant_get(call->parameters, "(@a{sv}@a{sv})", &dict, &options);
+	if (!ms_daemon_check_dict(options,
+				  "the options",
+				  ms_daemon_send_option_keys,
+				  G_N_ELEMENTS(ms_daemon_send_option_keys),
+				  &error) ||
+	    !ms_daemon_check_dict(dict,
+				  "the message",
+				  ms_daemon_send_keys,
+				  G_N_ELEMENTS(ms_daemon_send_keys),
+				  &error)) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	call->account = ms_daemon_lookup_account(self, options, &error);
+	if (call->account == NULL) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	ms_daemon_authorize(g_steal_pointer(&call), ms_daemon_send_authorized);
+}
+
+/* Verify: the account's connection exactly as a send makes it, then QUIT */
+static void
+ms_daemon_verify_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(MsDaemonCall) call = user_data;
+	GError *error = NULL;
+	GVariant *report = ms_smtp_client_verify_finish(MS_SMTP_CLIENT(source), res, &error);
+
+	if (report == NULL) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	g_dbus_method_invocation_return_value(g_steal_pointer(&call->invocation),
+					      g_variant_new("(@a{sv})", report));
+}
+
+static void
+ms_daemon_verify_start(MsDaemonCall *call_owned, const gchar *password)
+{
+	MsDaemonCall *call = call_owned;
+
+	call->client = ms_smtp_client_new(call->account);
+	ms_smtp_client_set_password(call->client, password);
+	ms_smtp_client_verify_async(call->client, NULL, ms_daemon_verify_cb, call);
+}
+
+static void
+ms_daemon_verify_credentials_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(MsDaemonCall) call = user_data;
+	GError *error = NULL;
+	g_autoptr(MsSecret) password =
+	    ms_credentials_lookup_finish(MS_CREDENTIALS(source), res, &error);
+
+	if (password == NULL) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	ms_daemon_verify_start(g_steal_pointer(&call), password);
+}
+
+static void
+ms_daemon_verify_authorized(MsDaemonCall *call_owned)
+{
+	g_autoptr(MsDaemonCall) call = call_owned;
+	MsDaemon *self = call->self;
+
+	MsAccount *account = call->account;
+
+	if (ms_account_get_username(account) != NULL) {
+		ms_credentials_lookup_async(self->credentials,
+					    account,
+					    NULL,
+					    ms_daemon_verify_credentials_cb,
+					    g_steal_pointer(&call));
+		return;
+	}
+	ms_daemon_verify_start(g_steal_pointer(&call), NULL);
+}
+
+static void
+ms_daemon_method_verify(MsDaemonCall *call_owned)
+{
+	g_autoptr(MsDaemonCall) call = call_owned;
+	MsDaemon *self = call->self;
+	const gchar *name = NULL;
+	g_autoptr(GVariant) options = NULL;
+	GError *error = NULL;
+
+	g_variant_get(call->parameters, "(&s)", &name);
+	options = g_variant_ref_sink(g_variant_new_parsed("{'account': <%s>}", name));
+	call->account = ms_daemon_lookup_account(self, options, &error);
+	if (call->account == NULL) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	ms_daemon_authorize(g_steal_pointer(&call), ms_daemon_verify_authorized);
 }
 
 static void
@@ -326,11 +483,12 @@ ms_daemon_method_not_yet(MsDaemonCall *call_owned)
 {
 	g_autoptr(MsDaemonCall) call = call_owned;
 
-	ms_daemon_return_error(call,
-			       g_error_new(MS_ERROR,
-					   MS_ERROR_FAILED,
-					   _("%s is not available in this version yet"),
-					   g_dbus_method_invocation_get_method_name(call->invocation)));
+	ms_daemon_return_error(
+	    call,
+	    g_error_new(MS_ERROR,
+			MS_ERROR_FAILED,
+			_("%s is not available in this version yet"),
+			g_dbus_method_invocation_get_method_name(call->invocation)));
 }
 
 static GVariant *
@@ -340,22 +498,33 @@ ms_daemon_account_to_variant(MsAccount *account)
 	const gchar *const *notify_to = ms_account_get_notify_to(account);
 
 	g_variant_builder_init(&builder, G_VARIANT_TYPE_VARDICT);
-	g_variant_builder_add(&builder, "{sv}", "host", g_variant_new_string(ms_account_get_host(account)));
-	g_variant_builder_add(&builder, "{sv}", "port", g_variant_new_uint16(ms_account_get_port(account)));
 	g_variant_builder_add(&builder,
 			      "{sv}",
-			      "security",
-			      g_variant_new_string(ms_security_to_string(ms_account_get_security(account))));
+			      "host",
+			      g_variant_new_string(ms_account_get_host(account)));
 	g_variant_builder_add(&builder,
 			      "{sv}",
-			      "auth",
-			      g_variant_new_string(ms_auth_method_to_string(ms_account_get_auth(account))));
+			      "port",
+			      g_variant_new_uint16(ms_account_get_port(account)));
+	g_variant_builder_add(
+	    &builder,
+	    "{sv}",
+	    "security",
+	    g_variant_new_string(ms_security_to_string(ms_account_get_security(account))));
+	g_variant_builder_add(
+	    &builder,
+	    "{sv}",
+	    "auth",
+	    g_variant_new_string(ms_auth_method_to_string(ms_account_get_auth(account))));
 	if (ms_account_get_username(account) != NULL)
 		g_variant_builder_add(&builder,
 				      "{sv}",
 				      "username",
 				      g_variant_new_string(ms_account_get_username(account)));
-	g_variant_builder_add(&builder, "{sv}", "from", g_variant_new_string(ms_account_get_from(account)));
+	g_variant_builder_add(&builder,
+			      "{sv}",
+			      "from",
+			      g_variant_new_string(ms_account_get_from(account)));
 	g_variant_builder_add(&builder,
 			      "{sv}",
 			      "helo-name",
@@ -366,10 +535,11 @@ ms_daemon_account_to_variant(MsAccount *account)
 				      "ca-file",
 				      g_variant_new_string(ms_account_get_ca_file(account)));
 	if (ms_account_get_tls_fingerprint(account) != NULL)
-		g_variant_builder_add(&builder,
-				      "{sv}",
-				      "tls-fingerprint",
-				      g_variant_new_string(ms_account_get_tls_fingerprint(account)));
+		g_variant_builder_add(
+		    &builder,
+		    "{sv}",
+		    "tls-fingerprint",
+		    g_variant_new_string(ms_account_get_tls_fingerprint(account)));
 	g_variant_builder_add(&builder,
 			      "{sv}",
 			      "tls-verify",
@@ -386,10 +556,7 @@ ms_daemon_account_to_variant(MsAccount *account)
 			      "{sv}",
 			      "retry-delay",
 			      g_variant_new_uint32(ms_account_get_retry_delay(account)));
-	g_variant_builder_add(&builder,
-			      "{sv}",
-			      "notify-to",
-			      g_variant_new_strv(notify_to, -1));
+	g_variant_builder_add(&builder, "{sv}", "notify-to", g_variant_new_strv(notify_to, -1));
 	return g_variant_builder_end(&builder);
 }
 
@@ -405,7 +572,10 @@ ms_daemon_method_get_accounts(MsDaemonCall *call_owned)
 	for (guint i = 0; i < names->len; i++) {
 		const gchar *name = g_ptr_array_index(names, i);
 		MsAccount *account = ms_config_get_account(self->config, name);
-		g_variant_builder_add(&builder, "{s@a{sv}}", name, ms_daemon_account_to_variant(account));
+		g_variant_builder_add(&builder,
+				      "{s@a{sv}}",
+				      name,
+				      ms_daemon_account_to_variant(account));
 	}
 	g_dbus_method_invocation_return_value(g_steal_pointer(&call->invocation),
 					      g_variant_new("(a{sa{sv}})", &builder));
@@ -420,7 +590,9 @@ ms_daemon_method_get_jobs(MsDaemonCall *call_owned)
 
 	g_variant_builder_init(&builder, G_VARIANT_TYPE("ao"));
 	for (guint i = 0; i < jobs->len; i++)
-		g_variant_builder_add(&builder, "o", ms_job_get_object_path(g_ptr_array_index(jobs, i)));
+		g_variant_builder_add(&builder,
+				      "o",
+				      ms_job_get_object_path(g_ptr_array_index(jobs, i)));
 	g_dbus_method_invocation_return_value(g_steal_pointer(&call->invocation),
 					      g_variant_new("(ao)", &builder));
 }
@@ -436,7 +608,7 @@ static const struct {
     {"SendRaw", ms_daemon_method_not_yet},
     {"SendRawFd", ms_daemon_method_not_yet},
     {"Notify", ms_daemon_method_not_yet},
-    {"Verify", ms_daemon_method_not_yet},
+    {"Verify", ms_daemon_method_verify},
     {"GetAccounts", ms_daemon_method_get_accounts},
     {"GetJobs", ms_daemon_method_get_jobs},
 };
@@ -487,7 +659,11 @@ ms_daemon_manager_get_property(GDBusConnection *connection,
 		return g_variant_new_string(PACKAGE_VERSION);
 	if (g_str_equal(property_name, "QueueLength"))
 		return g_variant_new_uint32(ms_queue_get_length(self->queue));
-	g_set_error(error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_PROPERTY, "no property %s", property_name);
+	g_set_error(error,
+		    G_DBUS_ERROR,
+		    G_DBUS_ERROR_UNKNOWN_PROPERTY,
+		    "no property %s",
+		    property_name);
 	return NULL;
 }
 
@@ -597,12 +773,20 @@ ms_daemon_job_get_property(GDBusConnection *connection,
 	GVariant *value;
 
 	if (job == NULL) {
-		g_set_error(error, MS_ERROR, MS_ERROR_NO_SUCH_JOB, _("No such job: %s"), object_path);
+		g_set_error(error,
+			    MS_ERROR,
+			    MS_ERROR_NO_SUCH_JOB,
+			    _("No such job: %s"),
+			    object_path);
 		return NULL;
 	}
 	value = ms_daemon_job_property_value(job, property_name);
 	if (value == NULL)
-		g_set_error(error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_PROPERTY, "no property %s", property_name);
+		g_set_error(error,
+			    G_DBUS_ERROR,
+			    G_DBUS_ERROR_UNKNOWN_PROPERTY,
+			    "no property %s",
+			    property_name);
 	return value;
 }
 
@@ -622,13 +806,14 @@ ms_daemon_emit_properties_changed(MsDaemon *self,
 	}
 	g_variant_builder_init(&changed, G_VARIANT_TYPE_VARDICT);
 	g_variant_builder_add(&changed, "{sv}", property_name, value);
-	if (!g_dbus_connection_emit_signal(self->connection,
-					   NULL,
-					   object_path,
-					   "org.freedesktop.DBus.Properties",
-					   "PropertiesChanged",
-					   g_variant_new("(sa{sv}as)", interface_name, &changed, NULL),
-					   &error))
+	if (!g_dbus_connection_emit_signal(
+		self->connection,
+		NULL,
+		object_path,
+		"org.freedesktop.DBus.Properties",
+		"PropertiesChanged",
+		g_variant_new("(sa{sv}as)", interface_name, &changed, NULL),
+		&error))
 		g_debug("cannot emit PropertiesChanged: %s", error->message);
 }
 
@@ -685,12 +870,11 @@ ms_daemon_export_job(MsDaemon *self, MsJob *job)
 		return;
 	}
 	g_hash_table_insert(self->job_ids, g_strdup(path), GUINT_TO_POINTER(id));
-	g_hash_table_insert(self->job_notify_ids,
-			    g_strdup(path),
-			    GSIZE_TO_POINTER(g_signal_connect(job,
-							      "notify",
-							      G_CALLBACK(ms_daemon_job_notify_cb),
-							      self)));
+	g_hash_table_insert(
+	    self->job_notify_ids,
+	    g_strdup(path),
+	    GSIZE_TO_POINTER(
+		g_signal_connect(job, "notify", G_CALLBACK(ms_daemon_job_notify_cb), self)));
 }
 
 static void
@@ -760,10 +944,11 @@ static void
 ms_daemon_job_finished_cb(MsQueue *queue, MsJob *job, MsDaemon *self)
 {
 	if (ms_job_get_state(job) == MS_JOB_STATE_SENT) {
-		ms_daemon_emit(
-		    self,
-		    "Sent",
-		    g_variant_new("(os)", ms_job_get_object_path(job), ms_job_get_server_reply(job)));
+		ms_daemon_emit(self,
+			       "Sent",
+			       g_variant_new("(os)",
+					     ms_job_get_object_path(job),
+					     ms_job_get_server_reply(job)));
 		return;
 	}
 	ms_daemon_emit(self,
@@ -794,6 +979,7 @@ ms_daemon_register(MsDaemon *self, GDBusConnection *connection, GError **error)
 	g_return_val_if_fail(self->connection == NULL, FALSE);
 
 	self->connection = g_object_ref(connection);
+	self->authority = ms_authority_new(connection, self->system_bus);
 	self->manager_id = g_dbus_connection_register_object(
 	    connection,
 	    MS_DBUS_PATH,
@@ -824,6 +1010,7 @@ ms_daemon_unregister(MsDaemon *self)
 	if (self->manager_id != 0)
 		g_dbus_connection_unregister_object(self->connection, self->manager_id);
 	self->manager_id = 0;
+	g_clear_object(&self->authority);
 	g_clear_object(&self->connection);
 }
 
@@ -836,7 +1023,7 @@ ms_daemon_set_config(MsDaemon *self, MsConfig *config)
 }
 
 MsDaemon *
-ms_daemon_new(MsConfig *config, MsQueue *queue, gboolean system_bus)
+ms_daemon_new(MsConfig *config, MsQueue *queue, MsCredentials *credentials, gboolean system_bus)
 {
 	MsDaemon *self;
 	g_autoptr(GBytes) xml = NULL;
@@ -848,6 +1035,7 @@ ms_daemon_new(MsConfig *config, MsQueue *queue, gboolean system_bus)
 	self = g_object_new(MS_TYPE_DAEMON, NULL);
 	self->config = g_object_ref(config);
 	self->queue = g_object_ref(queue);
+	self->credentials = g_object_ref(credentials);
 	self->system_bus = system_bus;
 	/* the introspection XML is compiled in: a missing or broken copy is a build bug */
 	xml = g_resource_lookup_data(ms_get_resource(),
@@ -858,9 +1046,21 @@ ms_daemon_new(MsConfig *config, MsQueue *queue, gboolean system_bus)
 	self->introspection = g_dbus_node_info_new_for_xml(g_bytes_get_data(xml, NULL), &error);
 	g_assert_no_error(error);
 	g_signal_connect_object(queue, "job-added", G_CALLBACK(ms_daemon_job_added_cb), self, 0);
-	g_signal_connect_object(queue, "job-removed", G_CALLBACK(ms_daemon_job_removed_cb), self, 0);
-	g_signal_connect_object(queue, "job-progress", G_CALLBACK(ms_daemon_job_progress_cb), self, 0);
-	g_signal_connect_object(queue, "job-finished", G_CALLBACK(ms_daemon_job_finished_cb), self, 0);
+	g_signal_connect_object(queue,
+				"job-removed",
+				G_CALLBACK(ms_daemon_job_removed_cb),
+				self,
+				0);
+	g_signal_connect_object(queue,
+				"job-progress",
+				G_CALLBACK(ms_daemon_job_progress_cb),
+				self,
+				0);
+	g_signal_connect_object(queue,
+				"job-finished",
+				G_CALLBACK(ms_daemon_job_finished_cb),
+				self,
+				0);
 	g_signal_connect_object(queue,
 				"length-changed",
 				G_CALLBACK(ms_daemon_length_changed_cb),
@@ -885,6 +1085,8 @@ ms_daemon_dispose(GObject *object)
 		ms_daemon_unregister(self);
 	g_clear_object(&self->config);
 	g_clear_object(&self->queue);
+	g_clear_object(&self->credentials);
+	g_clear_object(&self->authority);
 	g_clear_object(&self->connection);
 	G_OBJECT_CLASS(ms_daemon_parent_class)->dispose(object);
 }

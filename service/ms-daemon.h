@@ -13,7 +13,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(MsDaemon, ms_daemon, MS, DAEMON, GObject)
 
 MsDaemon *
-ms_daemon_new(MsConfig *config, MsQueue *queue, gboolean system_bus);
+ms_daemon_new(MsConfig *config, MsQueue *queue, MsCredentials *credentials, gboolean system_bus);
 /* exports the manager and the jobs already queued on the connection */
 gboolean
 ms_daemon_register(MsDaemon *self, GDBusConnection *connection, GError **error);

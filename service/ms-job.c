@@ -360,7 +360,8 @@ static void
 ms_job_class_init(MsJobClass *klass)
 {
 	GObjectClass *object_class = G_OBJECT_CLASS(klass);
-	const GParamFlags flags = G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
+	const GParamFlags flags =
+	    G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
 
 	object_class->get_property = ms_job_get_property;
 	object_class->dispose = ms_job_dispose;

@@ -144,11 +144,35 @@ main(int argc, char *argv[])
 	g_autoptr(MsCredentials) credentials = NULL;
 	g_autofree gchar *spool_dir = NULL;
 	const GOptionEntry options[] = {
-	    {"session", 0, 0, G_OPTION_ARG_NONE, &opt_session, N_("Use the session bus (default)"), NULL},
+	    {"session",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &opt_session,
+	     N_("Use the session bus (default)"),
+	     NULL},
 	    {"system", 0, 0, G_OPTION_ARG_NONE, &opt_system, N_("Use the system bus"), NULL},
-	    {"config", 0, 0, G_OPTION_ARG_FILENAME, &opt_config, N_("Accounts file to use"), N_("FILE")},
-	    {"spool-dir", 0, 0, G_OPTION_ARG_FILENAME, &opt_spool_dir, N_("Spool directory to use"), N_("DIR")},
-	    {"replace", 'r', 0, G_OPTION_ARG_NONE, &opt_replace, N_("Replace a running instance"), NULL},
+	    {"config",
+	     0,
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &opt_config,
+	     N_("Accounts file to use"),
+	     N_("FILE")},
+	    {"spool-dir",
+	     0,
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &opt_spool_dir,
+	     N_("Spool directory to use"),
+	     N_("DIR")},
+	    {"replace",
+	     'r',
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &opt_replace,
+	     N_("Replace a running instance"),
+	     NULL},
 	    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, N_("Show debug messages"), NULL},
 	    {"version", 0, 0, G_OPTION_ARG_NONE, &opt_version, N_("Show the version"), NULL},
 	    {NULL},
@@ -185,9 +209,9 @@ main(int argc, char *argv[])
 	}
 
 	/* every account is validated before the name is owned */
-	self->config_path =
-	    opt_config != NULL ? g_canonicalize_filename(opt_config, NULL)
-			       : ms_config_default_path(self->bus_type == G_BUS_TYPE_SYSTEM);
+	self->config_path = opt_config != NULL
+				? g_canonicalize_filename(opt_config, NULL)
+				: ms_config_default_path(self->bus_type == G_BUS_TYPE_SYSTEM);
 	self->config = ms_config_new();
 	if (!ms_config_load(self->config, self->config_path, &error)) {
 		g_printerr("mail-senderd: %s\n", error->message);
@@ -206,7 +230,10 @@ main(int argc, char *argv[])
 		g_printerr("mail-senderd: %s: %s\n", spool_dir, error->message);
 		return 1;
 	}
-	self->daemon = ms_daemon_new(self->config, self->queue, self->bus_type == G_BUS_TYPE_SYSTEM);
+	self->daemon = ms_daemon_new(self->config,
+				     self->queue,
+				     credentials,
+				     self->bus_type == G_BUS_TYPE_SYSTEM);
 
 	self->loop = g_main_loop_new(NULL, FALSE);
 	g_unix_signal_add(SIGTERM, ms_main_sigterm_cb, self);

@@ -13,8 +13,8 @@
 #include "ms-queue.h"
 #include "ms-smtp-client.h"
 
-#define MS_QUEUE_RETENTION_SECONDS     600 /* finished jobs stay visible this long */
-#define MS_QUEUE_MAX_RETRY_DELAY       3600
+#define MS_QUEUE_RETENTION_SECONDS	600 /* finished jobs stay visible this long */
+#define MS_QUEUE_MAX_RETRY_DELAY	3600
 #define MS_QUEUE_PROGRESS_INTERVAL_USEC (G_USEC_PER_SEC / 10)
 
 /* what the queue knows about a job beyond its exported state */
@@ -42,7 +42,14 @@ struct _MsQueue {
 	GTask *stop_task;
 };
 
-enum { SIGNAL_JOB_ADDED, SIGNAL_JOB_PROGRESS, SIGNAL_JOB_FINISHED, SIGNAL_JOB_REMOVED, SIGNAL_LENGTH_CHANGED, SIGNAL_LAST };
+enum {
+	SIGNAL_JOB_ADDED,
+	SIGNAL_JOB_PROGRESS,
+	SIGNAL_JOB_FINISHED,
+	SIGNAL_JOB_REMOVED,
+	SIGNAL_LENGTH_CHANGED,
+	SIGNAL_LAST
+};
 
 static guint signals[SIGNAL_LAST] = {0};
 
@@ -245,10 +252,11 @@ ms_queue_submit_async(MsQueue *self,
 	task = g_task_new(self, cancellable, callback, user_data);
 	g_task_set_source_tag(task, ms_queue_submit_async);
 	if (self->stopping) {
-		g_task_return_new_error(task,
-					MS_ERROR,
-					MS_ERROR_STORAGE,
-					_("The service is shutting down and takes no new messages"));
+		g_task_return_new_error(
+		    task,
+		    MS_ERROR,
+		    MS_ERROR_STORAGE,
+		    _("The service is shutting down and takes no new messages"));
 		return;
 	}
 
@@ -309,8 +317,10 @@ ms_queue_retire_files(MsQueue *self, MsJob *job)
 		g_autofree gchar *name_job = g_strconcat(ms_job_get_id(job), ".job", NULL);
 		g_autofree gchar *failed_msg = g_build_filename(self->failed_dir, name_msg, NULL);
 		g_autofree gchar *failed_job = g_build_filename(self->failed_dir, name_job, NULL);
-		g_autofree gchar *envelope = ms_queue_envelope_to_data(
-		    job, ms_job_get_error(job), ms_job_get_error_message(job));
+		g_autofree gchar *envelope =
+		    ms_queue_envelope_to_data(job,
+					      ms_job_get_error(job),
+					      ms_job_get_error_message(job));
 		g_autoptr(GError) error_local = NULL;
 
 		if (g_rename(msg_path, failed_msg) != 0 ||
@@ -347,7 +357,8 @@ ms_queue_finish_job(MsQueue *self, MsQueueEntry *entry, MsJobState state, const 
 		       ms_job_get_error_message(job));
 	g_signal_emit(self, signals[SIGNAL_JOB_FINISHED], 0, job);
 	g_signal_emit(self, signals[SIGNAL_LENGTH_CHANGED], 0);
-	entry->remove_id = g_timeout_add_seconds(MS_QUEUE_RETENTION_SECONDS, ms_queue_forget_cb, entry);
+	entry->remove_id =
+	    g_timeout_add_seconds(MS_QUEUE_RETENTION_SECONDS, ms_queue_forget_cb, entry);
 }
 
 /* ---- delivery ---- */
@@ -452,9 +463,8 @@ ms_queue_attempt_done(MsDelivery *delivery, const gchar *reply, GError *error)
 
 	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
 		if (entry->cancel_requested) {
-			g_autoptr(GError) cancelled = g_error_new(MS_ERROR,
-								  MS_ERROR_CANCELLED,
-								  _("The job was cancelled"));
+			g_autoptr(GError) cancelled =
+			    g_error_new(MS_ERROR, MS_ERROR_CANCELLED, _("The job was cancelled"));
 			ms_queue_finish_job(self, entry, MS_JOB_STATE_CANCELLED, cancelled);
 		} else {
 			/* stopping: the job stays in the spool for the next start */
@@ -926,8 +936,10 @@ ms_queue_new(MsConfig *config, MsCredentials *credentials, const gchar *spool_di
 static void
 ms_queue_init(MsQueue *self)
 {
-	self->entries =
-	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)ms_queue_entry_free);
+	self->entries = g_hash_table_new_full(g_str_hash,
+					      g_str_equal,
+					      g_free,
+					      (GDestroyNotify)ms_queue_entry_free);
 	self->order = g_ptr_array_new_with_free_func(g_object_unref);
 }
 

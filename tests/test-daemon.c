@@ -124,7 +124,10 @@ ca_line(void)
 
 /* stores a password in the keyring exactly as the README tells users to */
 static void
-store_password(const gchar *account, const gchar *host, const gchar *username, const gchar *password)
+store_password(const gchar *account,
+	       const gchar *host,
+	       const gchar *username,
+	       const gchar *password)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GSubprocess) proc = g_subprocess_new(G_SUBPROCESS_FLAGS_STDIN_PIPE,
@@ -797,7 +800,9 @@ test_bad_input(void)
 	    {"{'to': <['a@example.test']>, 'subject': <'hi\\r\\nBcc: victim@example.test'>}",
 	     NULL,
 	     "org.mail.Sender.Error.InvalidMessage"},
-	    {"{'to': <['a@example.test\\r\\nRCPT TO:<x@y>']>}", NULL, "org.mail.Sender.Error.InvalidMessage"},
+	    {"{'to': <['a@example.test\\r\\nRCPT TO:<x@y>']>}",
+	     NULL,
+	     "org.mail.Sender.Error.InvalidMessage"},
 	    {"{'to': <['a@example.test']>, 'from': <'Evil\\nBcc: x@y <e@example.test>'>}",
 	     NULL,
 	     "org.mail.Sender.Error.InvalidMessage"},
@@ -814,10 +819,18 @@ test_bad_input(void)
 	    {"{'to': <['a@@example.test']>}", NULL, "org.mail.Sender.Error.InvalidMessage"},
 	    {"{'subject': <'no recipient'>}", NULL, "org.mail.Sender.Error.InvalidMessage"},
 	    {"{'to': <'a@example.test'>}", NULL, "org.mail.Sender.Error.InvalidArgs"},
-	    {"{'to': <['a@example.test']>, 'colour': <'red'>}", NULL, "org.mail.Sender.Error.InvalidArgs"},
-	    {"{'to': <['a@example.test']>, 'html': <'<p>x</p>'>}", NULL, "org.mail.Sender.Error.InvalidArgs"},
-	    {"{'to': <['a@example.test']>}", "{'priority': <1>}", "org.mail.Sender.Error.InvalidArgs"},
-	    {"{'to': <['a@example.test']>}", "{'account': <'nope'>}", "org.mail.Sender.Error.NoSuchAccount"},
+	    {"{'to': <['a@example.test']>, 'colour': <'red'>}",
+	     NULL,
+	     "org.mail.Sender.Error.InvalidArgs"},
+	    {"{'to': <['a@example.test']>, 'html': <'<p>x</p>'>}",
+	     NULL,
+	     "org.mail.Sender.Error.InvalidArgs"},
+	    {"{'to': <['a@example.test']>}",
+	     "{'priority': <1>}",
+	     "org.mail.Sender.Error.InvalidArgs"},
+	    {"{'to': <['a@example.test']>}",
+	     "{'account': <'nope'>}",
+	     "org.mail.Sender.Error.NoSuchAccount"},
 	};
 	g_autoptr(GError) error = NULL;
 	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
@@ -833,7 +846,8 @@ test_bad_input(void)
 	g_assert_no_error(error);
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(GError) error_local = NULL;
-		g_autofree gchar *job = send_text(daemon, cases[i].message, cases[i].options, &error_local);
+		g_autofree gchar *job =
+		    send_text(daemon, cases[i].message, cases[i].options, &error_local);
 		g_autofree gchar *remote = NULL;
 
 		g_test_message("case %u: %s", i, cases[i].message);
@@ -880,14 +894,16 @@ test_invalid_config_refused(void)
 		gint status = 0;
 
 		g_test_message("case %u: %s", i, cases[i].conf);
-		g_assert_true(ms_test_daemon_start_expect_failure(cases[i].conf, &status, &err, &error));
+		g_assert_true(
+		    ms_test_daemon_start_expect_failure(cases[i].conf, &status, &err, &error));
 		g_assert_no_error(error);
 		g_assert_cmpint(status, !=, 0);
 		g_assert_cmpint(status, <, 128); /* an exit, not a crash */
 		lines = g_strsplit(g_strstrip(err), "\n", -1);
 		g_assert_cmpuint(g_strv_length(lines), ==, 1);
 		g_assert_nonnull(strstr(lines[0], "accounts.conf"));
-		for (guint j = 0; j < G_N_ELEMENTS(cases[i].parts) && cases[i].parts[j] != NULL; j++)
+		for (guint j = 0; j < G_N_ELEMENTS(cases[i].parts) && cases[i].parts[j] != NULL;
+		     j++)
 			g_assert_nonnull(strstr(lines[0], cases[i].parts[j]));
 	}
 }
@@ -920,7 +936,8 @@ test_properties_and_accounts(void)
 	version = get_property(daemon, "/org/mail/Sender", "org.mail.Sender", "Version");
 	g_assert_cmpstr(g_variant_get_string(version, NULL), ==, PACKAGE_VERSION);
 
-	accounts = call_sync(daemon, "/org/mail/Sender", "org.mail.Sender", "GetAccounts", NULL, &error);
+	accounts =
+	    call_sync(daemon, "/org/mail/Sender", "org.mail.Sender", "GetAccounts", NULL, &error);
 	g_assert_no_error(error);
 	account_dict = g_variant_get_child_value(accounts, 0);
 	account = g_variant_lookup_value(account_dict, "other", G_VARIANT_TYPE_VARDICT);
@@ -931,14 +948,119 @@ test_properties_and_accounts(void)
 	g_assert_null(password);
 
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
-	job = send_and_wait(daemon,
-			    signals,
-			    "{'to': <['a@example.test']>, 'bcc': <['b@example.test']>, 'body': <'x'>}");
+	job = send_and_wait(
+	    daemon,
+	    signals,
+	    "{'to': <['a@example.test']>, 'bcc': <['b@example.test']>, 'body': <'x'>}");
 	sender = get_job_string(daemon, job, "Sender");
 	g_assert_cmpstr(sender, ==, "sender@example.test");
 	recipients = get_property(daemon, job, "org.mail.Sender.Job", "Recipients");
 	rcpts = g_variant_get_strv(recipients, NULL);
 	g_assert_cmpstrv(rcpts, expected_rcpts);
+}
+
+/* ---- Verify ---- */
+
+static void
+test_verify_implicit_tls(void)
+{
+	const gchar *args[] = {"--auth", "erin:verify-pass", NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("implicit-tls", args, &error);
+	g_autofree gchar *ca = ca_line();
+	g_autofree gchar *extra = NULL;
+	g_autofree gchar *conf = NULL;
+	g_autofree gchar *pin = cert_sha256("server.pem");
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(GVariant) ret = NULL;
+	g_autoptr(GVariant) report = NULL;
+	const gchar *value = NULL;
+	guint16 port = 0;
+
+	g_assert_no_error(error);
+	store_password("default", "127.0.0.1", "erin", "verify-pass");
+	extra = g_strdup_printf("security=tls\nusername=erin\n%s", ca);
+	conf = make_conf(server, extra);
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	ret = call_sync(daemon,
+			"/org/mail/Sender",
+			"org.mail.Sender",
+			"Verify",
+			g_variant_new("(s)", ""),
+			&error);
+	g_assert_no_error(error);
+	report = g_variant_get_child_value(ret, 0);
+	g_assert_true(g_variant_lookup(report, "host", "&s", &value));
+	g_assert_cmpstr(value, ==, "127.0.0.1");
+	g_assert_true(g_variant_lookup(report, "port", "q", &port));
+	g_assert_cmpuint(port, ==, ms_test_server_get_port(server));
+	g_assert_true(g_variant_lookup(report, "security", "&s", &value));
+	g_assert_cmpstr(value, ==, "tls");
+	g_assert_true(g_variant_lookup(report, "tls-version", "&s", &value));
+	g_assert_cmpstr(value, ==, "TLSv1.3");
+	g_assert_true(g_variant_lookup(report, "auth", "&s", &value));
+	g_assert_cmpstr(value, ==, "PLAIN");
+	g_assert_true(g_variant_lookup(report, "certificate-sha256", "&s", &value));
+	g_assert_cmpstr(value, ==, pin);
+	g_assert_true(g_variant_lookup(report, "greeting", "&s", &value));
+	g_assert_true(g_str_has_prefix(value, "220 "));
+	/* Verify sends nothing */
+	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 0);
+	clear_password("default");
+}
+
+static void
+test_verify_plaintext_to_tls_port(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("tls-only-silent", NULL, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(GVariant) ret = NULL;
+	g_autofree gchar *remote = NULL;
+
+	g_assert_no_error(error);
+	conf = make_conf(server, "security=starttls\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	ret = call_sync(daemon,
+			"/org/mail/Sender",
+			"org.mail.Sender",
+			"Verify",
+			g_variant_new("(s)", "default"),
+			&error);
+	g_assert_null(ret);
+	remote = g_dbus_error_get_remote_error(error);
+	g_assert_cmpstr(remote, ==, "org.mail.Sender.Error.Timeout");
+	g_assert_nonnull(strstr(error->message, "security=tls"));
+}
+
+/* without glib-networking every handshake would fail later: refuse to start instead */
+static void
+test_no_tls_backend(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(
+	    G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+	g_autoptr(GSubprocess) proc = NULL;
+	g_autofree gchar *err = NULL;
+
+	g_subprocess_launcher_setenv(launcher, "GIO_MODULE_DIR", "/nonexistent", TRUE);
+	g_subprocess_launcher_setenv(launcher, "GIO_USE_TLS", "", TRUE);
+	proc = g_subprocess_launcher_spawn(launcher,
+					   &error,
+					   g_getenv("MS_DAEMON_PATH"),
+					   "--session",
+					   "--config",
+					   "/nonexistent/accounts.conf",
+					   NULL);
+	g_assert_no_error(error);
+	g_subprocess_communicate_utf8(proc, NULL, NULL, NULL, &err, &error);
+	g_assert_no_error(error);
+	g_assert_true(ms_test_subprocess_wait(proc, WAIT_MS));
+	g_assert_cmpint(ms_test_subprocess_get_status(proc), ==, 1);
+	g_assert_nonnull(strstr(err, "glib-networking"));
 }
 
 int
@@ -948,7 +1070,8 @@ main(int argc, char **argv)
 	g_test_add_func("/mail-sender/daemon/send-plain", test_send_plain);
 	g_test_add_func("/mail-sender/daemon/send-starttls-opportunistic",
 			test_send_starttls_opportunistic);
-	g_test_add_func("/mail-sender/daemon/send-starttls-auth-plain", test_send_starttls_auth_plain);
+	g_test_add_func("/mail-sender/daemon/send-starttls-auth-plain",
+			test_send_starttls_auth_plain);
 	g_test_add_func("/mail-sender/daemon/send-implicit-tls-auth-login",
 			test_send_implicit_tls_auth_login);
 	g_test_add_func("/mail-sender/daemon/no-password-in-keyring", test_no_password_in_keyring);
@@ -974,6 +1097,11 @@ main(int argc, char **argv)
 	g_test_add_func("/mail-sender/daemon/cancel-deferred", test_cancel_deferred);
 	g_test_add_func("/mail-sender/daemon/bad-input", test_bad_input);
 	g_test_add_func("/mail-sender/daemon/invalid-config-refused", test_invalid_config_refused);
-	g_test_add_func("/mail-sender/daemon/properties-and-accounts", test_properties_and_accounts);
+	g_test_add_func("/mail-sender/daemon/properties-and-accounts",
+			test_properties_and_accounts);
+	g_test_add_func("/mail-sender/daemon/verify-implicit-tls", test_verify_implicit_tls);
+	g_test_add_func("/mail-sender/daemon/verify-plaintext-to-tls-port",
+			test_verify_plaintext_to_tls_port);
+	g_test_add_func("/mail-sender/daemon/no-tls-backend", test_no_tls_backend);
 	return g_test_run();
 }

@@ -20,6 +20,31 @@ static const gchar ms_test_message[] = "From: Alice <alice@example.test>\r\n"
 				       "Hello Bob,\r\n"
 				       "this is a test.\r\n";
 
+/* the MsSmtp log messages (the transcript) while non-NULL */
+static GString *ms_test_transcript = NULL;
+
+static GLogWriterOutput
+ms_test_log_writer(GLogLevelFlags log_level,
+		   const GLogField *fields,
+		   gsize n_fields,
+		   gpointer user_data)
+{
+	if (ms_test_transcript != NULL) {
+		const gchar *domain = NULL;
+		const gchar *message = NULL;
+
+		for (gsize i = 0; i < n_fields; i++) {
+			if (g_strcmp0(fields[i].key, "GLIB_DOMAIN") == 0)
+				domain = fields[i].value;
+			else if (g_strcmp0(fields[i].key, "MESSAGE") == 0)
+				message = fields[i].value;
+		}
+		if (g_strcmp0(domain, "MsSmtp") == 0 && message != NULL)
+			g_string_append_printf(ms_test_transcript, "%s\n", message);
+	}
+	return g_log_writer_default(log_level, fields, n_fields, user_data);
+}
+
 /* one send (or verify) driven to its end on the default main context */
 typedef struct {
 	GAsyncResult *res;
@@ -423,6 +448,65 @@ ms_test_auth(const gchar *auth, const gchar *expected_mechanism)
 	g_assert_cmpstr(mail->auth_login, ==, "alice");
 	g_assert_cmpstr(mail->auth_mechanism, ==, expected_mechanism);
 	g_assert_cmpstr(mail->tls_version, ==, "TLSv1.3");
+}
+
+/* the password, its base64 forms and the message body never reach the log */
+static void
+ms_test_transcript_redacted(const gchar *auth, const gchar *expected_auth_line)
+{
+	const gchar *args[] = {"--auth", "alice:" MS_TEST_PASSWORD, NULL};
+	g_autoptr(MsTestServer) server = ms_test_start("starttls", args);
+	g_autofree gchar *ca_file = ms_test_server_get_ca_file();
+	g_autoptr(MsAccount) account = ms_test_account_new(ms_test_server_get_port(server),
+							   "security",
+							   "starttls",
+							   "ca-file",
+							   ca_file,
+							   "auth",
+							   auth,
+							   "username",
+							   "alice",
+							   NULL);
+	g_autoptr(MsSmtpClient) client = ms_smtp_client_new(account);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *reply = NULL;
+	g_autofree gchar *plain = ms_sasl_plain_response("alice", MS_TEST_PASSWORD);
+	g_autofree gchar *login_user = ms_sasl_login_response("alice");
+	g_autofree gchar *login_password = ms_sasl_login_response(MS_TEST_PASSWORD);
+	g_autoptr(GString) transcript = g_string_new(NULL);
+	g_auto(MsTestSession) session = {0};
+
+	ms_smtp_client_set_password(client, MS_TEST_PASSWORD);
+	ms_test_transcript = transcript;
+	reply = ms_test_send(client, &session, &error);
+	ms_test_transcript = NULL;
+	g_assert_no_error(error);
+	g_assert_nonnull(reply);
+	ms_test_message_lines("transcript: ", transcript->str);
+
+	g_assert_nonnull(strstr(transcript->str, "C: STARTTLS\n"));
+	g_assert_nonnull(strstr(transcript->str, expected_auth_line));
+	g_assert_nonnull(strstr(transcript->str, "C: MAIL FROM:<" MS_TEST_FROM ">"));
+	g_assert_nonnull(strstr(transcript->str, "\nS: 235 "));
+	g_assert_null(strstr(transcript->str, MS_TEST_PASSWORD));
+	g_assert_null(strstr(transcript->str, plain));
+	g_assert_null(strstr(transcript->str, login_user));
+	g_assert_null(strstr(transcript->str, login_password));
+	g_assert_null(strstr(transcript->str, "this is a test"));
+}
+
+static void
+ms_test_transcript_plain_func(void)
+{
+	ms_test_transcript_redacted("plain", "C: <redacted>\nS: 235 ");
+}
+
+static void
+ms_test_transcript_login_func(void)
+{
+	ms_test_transcript_redacted("login",
+				    "C: <redacted>\nS: 334 <redacted>\nC: <redacted>\n"
+				    "S: 334 <redacted>\nC: <redacted>\nS: 235 ");
 }
 
 static void
@@ -1312,6 +1396,8 @@ ms_test_verify_wrong_password_func(void)
 int
 main(int argc, char **argv)
 {
+	/* before anything logs: the writer can only be set once */
+	g_log_set_writer_func(ms_test_log_writer, NULL, NULL);
 	g_test_init(&argc, &argv, NULL);
 
 	g_test_add_func("/mail-sender/smtp-client/plain", ms_test_plain_func);
@@ -1327,6 +1413,8 @@ main(int argc, char **argv)
 	g_test_add_func("/mail-sender/smtp-client/auth-plain", ms_test_auth_plain_func);
 	g_test_add_func("/mail-sender/smtp-client/auth-login", ms_test_auth_login_func);
 	g_test_add_func("/mail-sender/smtp-client/auth-auto", ms_test_auth_auto_func);
+	g_test_add_func("/mail-sender/smtp-client/transcript-plain", ms_test_transcript_plain_func);
+	g_test_add_func("/mail-sender/smtp-client/transcript-login", ms_test_transcript_login_func);
 	g_test_add_func("/mail-sender/smtp-client/auth-wrong-password",
 			ms_test_auth_wrong_password_func);
 	g_test_add_func("/mail-sender/smtp-client/auth-no-password", ms_test_auth_no_password_func);

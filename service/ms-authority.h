@@ -1,0 +1,48 @@
+#pragma once
+
+#include <gio/gio.h>
+
+#include "ms-account.h"
+
+G_BEGIN_DECLS
+
+/* who called, as the bus says (never as the message says) */
+typedef struct {
+	guint32 uid;
+	gchar *user_name; /* from the uid; "uid N" if it has no name */
+} MsCaller;
+
+void
+ms_caller_free(MsCaller *caller);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsCaller, ms_caller_free)
+
+/* Decides from the caller's peer credentials (uid and groups, asked of the bus asynchronously)
+ * whether it may use an account, like Postfix's authorized_submit_users. On the session bus
+ * everybody who can reach the bus may; on the system bus root always may, others only when
+ * listed in the account's allowed-users or in one of its allowed-groups. Shaped as an async
+ * check so that a polkit backend can be added later. */
+#define MS_TYPE_AUTHORITY (ms_authority_get_type())
+G_DECLARE_FINAL_TYPE(MsAuthority, ms_authority, MS, AUTHORITY, GObject)
+
+MsAuthority *
+ms_authority_new(GDBusConnection *connection, gboolean system_bus);
+/* MS_ERROR_NOT_AUTHORIZED when the caller may not use the account */
+void
+ms_authority_check_async(MsAuthority *self,
+			 const gchar *sender,
+			 MsAccount *account,
+			 GCancellable *cancellable,
+			 GAsyncReadyCallback callback,
+			 gpointer user_data);
+MsCaller *
+ms_authority_check_finish(MsAuthority *self, GAsyncResult *res, GError **error);
+
+/* counts one message of caller for the account's rate-limit (messages per minute, per uid;
+ * root is not limited); MS_ERROR_RATE_LIMITED when over it, and nothing is counted then */
+gboolean
+ms_authority_take_rate_token(MsAuthority *self,
+			     MsCaller *caller,
+			     MsAccount *account,
+			     GError **error);
+
+G_END_DECLS
