@@ -107,6 +107,7 @@ ms_main_name_acquired_cb(GDBusConnection *connection, const gchar *name, gpointe
 
 	self->name_acquired = TRUE;
 	g_info("owning %s", name);
+	ms_queue_start(self->queue);
 }
 
 static void

@@ -12,10 +12,12 @@
 #include "ms-error.h"
 #include "ms-queue.h"
 #include "ms-smtp-client.h"
+#include "ms-spool.h"
 
 #define MS_QUEUE_RETENTION_SECONDS	600 /* finished jobs stay visible this long */
 #define MS_QUEUE_MAX_RETRY_DELAY	3600
 #define MS_QUEUE_PROGRESS_INTERVAL_USEC (G_USEC_PER_SEC / 10)
+#define MS_QUEUE_STOP_GRACE_SECONDS	5
 
 /* what the queue knows about a job beyond its exported state */
 typedef struct {
@@ -32,12 +34,13 @@ struct _MsQueue {
 	GObject parent_instance;
 	MsConfig *config;
 	MsCredentials *credentials;
-	gchar *spool_dir;
-	gchar *failed_dir;
+	MsSpool *spool;
 	GHashTable *entries; /* id -> MsQueueEntry */
 	GPtrArray *order;    /* MsJob, oldest first */
 	guint kick_id;
+	guint stop_grace_id;
 	guint counter;
+	gboolean started;
 	gboolean stopping;
 	GTask *stop_task;
 };
@@ -66,95 +69,6 @@ ms_queue_entry_free(MsQueueEntry *entry)
 }
 
 static gchar *
-ms_queue_path(MsQueue *self, const gchar *id, const gchar *suffix)
-{
-	g_autofree gchar *name = g_strconcat(id, suffix, NULL);
-	return g_build_filename(self->spool_dir, name, NULL);
-}
-
-/* fsync on a directory makes the renames into it durable */
-static gboolean
-ms_queue_fsync_dir(const gchar *dir, GError **error)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0 || fsync(fd) != 0) {
-		int errsv = errno;
-		if (fd >= 0)
-			close(fd);
-		g_set_error(error,
-			    G_FILE_ERROR,
-			    g_file_error_from_errno(errsv),
-			    "syncing %s: %s",
-			    dir,
-			    g_strerror(errsv));
-		return FALSE;
-	}
-	close(fd);
-	return TRUE;
-}
-
-/* ---- committing a job to disk (in a worker thread: fsync must not stall the main loop) ---- */
-
-typedef struct {
-	gchar *spool_dir;
-	gchar *id;
-	gchar *msg_path;
-	gchar *job_path;
-	GBytes *message;
-	gchar *envelope; /* keyfile text */
-	MsJob *job;
-} MsQueueCommit;
-
-static void
-ms_queue_commit_free(MsQueueCommit *commit)
-{
-	g_free(commit->spool_dir);
-	g_free(commit->id);
-	g_free(commit->msg_path);
-	g_free(commit->job_path);
-	g_bytes_unref(commit->message);
-	g_free(commit->envelope);
-	g_clear_object(&commit->job);
-	g_free(commit);
-}
-
-static void
-ms_queue_commit_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-	MsQueueCommit *commit = task_data;
-	g_autoptr(GError) error_local = NULL;
-	gsize size = 0;
-	const gchar *data = g_bytes_get_data(commit->message, &size);
-
-	if (!g_file_set_contents_full(commit->msg_path,
-				      data,
-				      size,
-				      G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
-				      0600,
-				      &error_local) ||
-	    !g_file_set_contents_full(commit->job_path,
-				      commit->envelope,
-				      -1,
-				      G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
-				      0600,
-				      &error_local) ||
-	    !ms_queue_fsync_dir(commit->spool_dir, &error_local)) {
-		/* nothing half-written stays behind: without its .job the message is not queued,
-		 * and the .msg is removed right away rather than at the next start */
-		g_unlink(commit->job_path);
-		g_unlink(commit->msg_path);
-		g_task_return_new_error(task,
-					MS_ERROR,
-					MS_ERROR_STORAGE,
-					_("Cannot write the message to the spool: %s"),
-					error_local->message);
-		return;
-	}
-	g_task_return_boolean(task, TRUE);
-}
-
-static gchar *
 ms_queue_envelope_to_data(MsJob *job, const gchar *error_name, const gchar *error_message)
 {
 	g_autoptr(GKeyFile) kf = g_key_file_new();
@@ -168,6 +82,7 @@ ms_queue_envelope_to_data(MsJob *job, const gchar *error_name, const gchar *erro
 				   g_strv_length((gchar **)ms_job_get_recipients(job)));
 	g_key_file_set_int64(kf, "job", "created", ms_job_get_created(job));
 	g_key_file_set_uint64(kf, "job", "size", ms_job_get_bytes_total(job));
+	g_key_file_set_uint64(kf, "job", "attempts", ms_job_get_attempts(job));
 	if (error_name != NULL) {
 		g_key_file_set_string(kf, "failure", "error", error_name);
 		g_key_file_set_string(kf, "failure", "message", error_message);
@@ -209,24 +124,23 @@ ms_queue_add_job(MsQueue *self, MsJob *job)
 static void
 ms_queue_commit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
-	MsQueue *self = MS_QUEUE(source);
 	g_autoptr(GTask) task = G_TASK(user_data);
-	GTask *commit_task = G_TASK(res);
-	MsQueueCommit *commit = g_task_get_task_data(commit_task);
+	MsQueue *self = g_task_get_source_object(task);
+	MsJob *job = g_task_get_task_data(task);
 	g_autoptr(GError) error = NULL;
 
-	if (!g_task_propagate_boolean(commit_task, &error)) {
+	if (!ms_spool_commit_finish(MS_SPOOL(source), res, &error)) {
 		g_warning("%s", error->message);
 		g_task_return_error(task, g_steal_pointer(&error));
 		return;
 	}
-	g_info("job %s queued: %" G_GSIZE_FORMAT " bytes for %u recipient(s)",
-	       commit->id,
-	       g_bytes_get_size(commit->message),
-	       g_strv_length((gchar **)ms_job_get_recipients(commit->job)));
-	ms_queue_add_job(self, commit->job);
+	g_info("job %s queued: %" G_GUINT64_FORMAT " bytes for %u recipient(s)",
+	       ms_job_get_id(job),
+	       ms_job_get_bytes_total(job),
+	       g_strv_length((gchar **)ms_job_get_recipients(job)));
+	ms_queue_add_job(self, job);
 	ms_queue_schedule_kick(self);
-	g_task_return_pointer(task, g_object_ref(commit->job), g_object_unref);
+	g_task_return_pointer(task, g_object_ref(job), g_object_unref);
 }
 
 void
@@ -240,8 +154,9 @@ ms_queue_submit_async(MsQueue *self,
 		      gpointer user_data)
 {
 	g_autoptr(GTask) task = NULL;
-	g_autoptr(GTask) commit_task = NULL;
-	MsQueueCommit *commit;
+	g_autofree gchar *id = NULL;
+	g_autofree gchar *envelope = NULL;
+	MsJob *job;
 
 	g_return_if_fail(MS_IS_QUEUE(self));
 	g_return_if_fail(MS_IS_ACCOUNT(account));
@@ -259,27 +174,23 @@ ms_queue_submit_async(MsQueue *self,
 		    _("The service is shutting down and takes no new messages"));
 		return;
 	}
-
-	commit = g_new0(MsQueueCommit, 1);
-	commit->spool_dir = g_strdup(self->spool_dir);
-	commit->id = ms_queue_new_id(self);
-	commit->msg_path = ms_queue_path(self, commit->id, ".msg");
-	commit->job_path = ms_queue_path(self, commit->id, ".job");
-	commit->message = g_bytes_ref(message);
-	commit->job = ms_job_new(commit->id,
-				 ms_account_get_name(account),
-				 sender,
-				 recipients,
-				 g_bytes_get_size(message),
-				 g_get_real_time() / G_USEC_PER_SEC);
-	commit->envelope = ms_queue_envelope_to_data(commit->job, NULL, NULL);
-
+	id = ms_queue_new_id(self);
+	job = ms_job_new(id,
+			 ms_account_get_name(account),
+			 sender,
+			 recipients,
+			 g_bytes_get_size(message),
+			 g_get_real_time() / G_USEC_PER_SEC);
+	g_task_set_task_data(task, job, g_object_unref);
+	envelope = ms_queue_envelope_to_data(job, NULL, NULL);
 	/* once started, the commit finishes even if the caller goes away: the job is then
 	 * delivered all the same, which is what a caller that already sent it expects */
-	commit_task = g_task_new(self, NULL, ms_queue_commit_cb, g_steal_pointer(&task));
-	g_task_set_source_tag(commit_task, ms_queue_commit_thread);
-	g_task_set_task_data(commit_task, commit, (GDestroyNotify)ms_queue_commit_free);
-	g_task_run_in_thread(commit_task, ms_queue_commit_thread);
+	ms_spool_commit_async(self->spool,
+			      id,
+			      message,
+			      envelope,
+			      ms_queue_commit_cb,
+			      g_steal_pointer(&task));
 }
 
 MsJob *
@@ -309,32 +220,15 @@ ms_queue_forget_cb(gpointer user_data)
 static void
 ms_queue_retire_files(MsQueue *self, MsJob *job)
 {
-	g_autofree gchar *msg_path = ms_queue_path(self, ms_job_get_id(job), ".msg");
-	g_autofree gchar *job_path = ms_queue_path(self, ms_job_get_id(job), ".job");
-
 	if (ms_job_get_state(job) == MS_JOB_STATE_FAILED) {
-		g_autofree gchar *name_msg = g_strconcat(ms_job_get_id(job), ".msg", NULL);
-		g_autofree gchar *name_job = g_strconcat(ms_job_get_id(job), ".job", NULL);
-		g_autofree gchar *failed_msg = g_build_filename(self->failed_dir, name_msg, NULL);
-		g_autofree gchar *failed_job = g_build_filename(self->failed_dir, name_job, NULL);
 		g_autofree gchar *envelope =
 		    ms_queue_envelope_to_data(job,
 					      ms_job_get_error(job),
 					      ms_job_get_error_message(job));
-		g_autoptr(GError) error_local = NULL;
-
-		if (g_rename(msg_path, failed_msg) != 0 ||
-		    !g_file_set_contents(failed_job, envelope, -1, &error_local)) {
-			g_warning("cannot move job %s to %s: %s",
-				  ms_job_get_id(job),
-				  self->failed_dir,
-				  error_local != NULL ? error_local->message : g_strerror(errno));
-		}
-	} else {
-		g_unlink(msg_path);
+		ms_spool_move_to_failed(self->spool, ms_job_get_id(job), envelope);
+		return;
 	}
-	/* the .job goes last: until it is gone a crash means "deliver again", never "lost" */
-	g_unlink(job_path);
+	ms_spool_remove(self->spool, ms_job_get_id(job));
 }
 
 static void
@@ -430,6 +324,7 @@ ms_queue_check_stopped(MsQueue *self)
 		if (entry->active)
 			return;
 	}
+	g_clear_handle_id(&self->stop_grace_id, g_source_remove);
 	g_task_return_boolean(self->stop_task, TRUE);
 	g_clear_object(&self->stop_task);
 }
@@ -507,6 +402,11 @@ ms_queue_attempt_done(MsDelivery *delivery, const gchar *reply, GError *error)
 	ms_job_set_error(job, error);
 	ms_job_set_next_attempt(job, now + (gint64)delay);
 	ms_job_set_state(job, MS_JOB_STATE_DEFERRED);
+	{
+		/* so that a restart does not hand the job a fresh retry budget */
+		g_autofree gchar *envelope = ms_queue_envelope_to_data(job, NULL, NULL);
+		ms_spool_update_envelope(self->spool, ms_job_get_id(job), envelope);
+	}
 	ms_queue_emit_progress(self, job, "deferred", 0, 0);
 	g_info("job %s deferred for %" G_GUINT64_FORMAT " s", ms_job_get_id(job), delay);
 	entry->retry_id = g_timeout_add_seconds((guint)delay, ms_queue_retry_cb, entry);
@@ -633,7 +533,7 @@ ms_queue_start_attempt(MsQueue *self, MsQueueEntry *entry, MsAccount *account)
 {
 	MsJob *job = entry->job;
 	MsDelivery *delivery = g_new0(MsDelivery, 1);
-	g_autofree gchar *msg_path = ms_queue_path(self, ms_job_get_id(job), ".msg");
+	g_autofree gchar *msg_path = ms_spool_get_message_path(self->spool, ms_job_get_id(job));
 	g_autoptr(GFile) file = g_file_new_for_path(msg_path);
 
 	delivery->self = g_object_ref(self);
@@ -661,7 +561,7 @@ ms_queue_kick_cb(gpointer user_data)
 	MsQueue *self = MS_QUEUE(user_data);
 
 	self->kick_id = 0;
-	if (self->stopping)
+	if (!self->started || self->stopping)
 		return G_SOURCE_REMOVE;
 	for (guint i = 0; i < self->order->len; i++) {
 		MsJob *job = g_ptr_array_index(self->order, i);
@@ -751,16 +651,15 @@ ms_queue_cancel(MsQueue *self, MsJob *job, GError **error)
 static gboolean
 ms_queue_recover_job(MsQueue *self, const gchar *id, GError **error)
 {
-	g_autofree gchar *job_path = ms_queue_path(self, id, ".job");
-	g_autofree gchar *msg_path = ms_queue_path(self, id, ".msg");
-	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(GKeyFile) kf = ms_spool_load_envelope(self->spool, id, error);
+	g_autofree gchar *msg_path = NULL;
 	g_autofree gchar *account = NULL;
 	g_autofree gchar *sender = NULL;
 	g_auto(GStrv) recipients = NULL;
 	g_autoptr(MsJob) job = NULL;
 	GStatBuf st;
 
-	if (!g_key_file_load_from_file(kf, job_path, G_KEY_FILE_NONE, error))
+	if (kf == NULL)
 		return FALSE;
 	account = g_key_file_get_string(kf, "job", "account", error);
 	if (account == NULL)
@@ -771,6 +670,7 @@ ms_queue_recover_job(MsQueue *self, const gchar *id, GError **error)
 	recipients = g_key_file_get_string_list(kf, "job", "recipients", NULL, error);
 	if (recipients == NULL)
 		return FALSE;
+	msg_path = ms_spool_get_message_path(self->spool, id);
 	if (g_stat(msg_path, &st) != 0) {
 		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "no %s", msg_path);
 		return FALSE;
@@ -781,6 +681,7 @@ ms_queue_recover_job(MsQueue *self, const gchar *id, GError **error)
 			 (const gchar *const *)recipients,
 			 (guint64)st.st_size,
 			 g_key_file_get_int64(kf, "job", "created", NULL));
+	ms_job_set_attempts(job, (guint)g_key_file_get_uint64(kf, "job", "attempts", NULL));
 	g_info("recovered job %s from the spool", id);
 	ms_queue_add_job(self, job);
 	return TRUE;
@@ -789,58 +690,28 @@ ms_queue_recover_job(MsQueue *self, const gchar *id, GError **error)
 gboolean
 ms_queue_load(MsQueue *self, GError **error)
 {
-	g_autoptr(GDir) dir = NULL;
-	g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
-	const gchar *name;
+	g_autoptr(GPtrArray) ids = NULL;
 
 	g_return_val_if_fail(MS_IS_QUEUE(self), FALSE);
 
-	if (g_mkdir_with_parents(self->failed_dir, 0700) != 0) {
-		g_set_error(error,
-			    MS_ERROR,
-			    MS_ERROR_STORAGE,
-			    _("Cannot create the spool directory %s: %s"),
-			    self->failed_dir,
-			    g_strerror(errno));
+	if (!ms_spool_open(self->spool, error))
 		return FALSE;
-	}
-	dir = g_dir_open(self->spool_dir, 0, error);
-	if (dir == NULL)
-		return FALSE;
-	while ((name = g_dir_read_name(dir)) != NULL) {
-		g_autofree gchar *path = g_build_filename(self->spool_dir, name, NULL);
-		g_autofree gchar *id = NULL;
-
-		if (g_str_equal(name, "failed"))
-			continue;
-		if (g_str_has_suffix(name, ".job")) {
-			id = g_strndup(name, strlen(name) - 4);
-			if (ms_job_id_is_valid(id)) {
-				g_ptr_array_add(ids, g_steal_pointer(&id));
-				continue;
-			}
-		}
-		if (g_str_has_suffix(name, ".msg")) {
-			g_autofree gchar *job_path = NULL;
-			id = g_strndup(name, strlen(name) - 4);
-			job_path = ms_queue_path(self, id, ".job");
-			if (ms_job_id_is_valid(id) && g_file_test(job_path, G_FILE_TEST_EXISTS))
-				continue;
-		}
-		/* a temporary file or a message whose commit never finished: nobody was told
-		 * it was queued, so it goes */
-		g_debug("removing leftover spool file %s", path);
-		g_unlink(path);
-	}
-	g_ptr_array_sort(ids, (GCompareFunc)g_strcmp0);
+	ids = ms_spool_list(self->spool);
 	for (guint i = 0; i < ids->len; i++) {
 		const gchar *id = g_ptr_array_index(ids, i);
 		g_autoptr(GError) error_local = NULL;
 		if (!ms_queue_recover_job(self, id, &error_local))
 			g_warning("cannot recover spooled job %s: %s", id, error_local->message);
 	}
-	ms_queue_schedule_kick(self);
 	return TRUE;
+}
+
+void
+ms_queue_start(MsQueue *self)
+{
+	g_return_if_fail(MS_IS_QUEUE(self));
+	self->started = TRUE;
+	ms_queue_schedule_kick(self);
 }
 
 void
@@ -888,6 +759,26 @@ ms_queue_get_length(MsQueue *self)
 	return n;
 }
 
+static gboolean
+ms_queue_stop_grace_cb(gpointer user_data)
+{
+	MsQueue *self = MS_QUEUE(user_data);
+	GHashTableIter iter;
+	gpointer value;
+
+	self->stop_grace_id = 0;
+	g_hash_table_iter_init(&iter, self->entries);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		MsQueueEntry *entry = value;
+		if (entry->active) {
+			g_info("aborting the delivery of job %s for shutdown",
+			       ms_job_get_id(entry->job));
+			g_cancellable_cancel(ms_job_get_cancellable(entry->job));
+		}
+	}
+	return G_SOURCE_REMOVE;
+}
+
 void
 ms_queue_stop_async(MsQueue *self, GAsyncReadyCallback callback, gpointer user_data)
 {
@@ -903,9 +794,12 @@ ms_queue_stop_async(MsQueue *self, GAsyncReadyCallback callback, gpointer user_d
 	g_hash_table_iter_init(&iter, self->entries);
 	while (g_hash_table_iter_next(&iter, NULL, &value)) {
 		MsQueueEntry *entry = value;
-		if (entry->active)
-			g_cancellable_cancel(ms_job_get_cancellable(entry->job));
+		g_clear_handle_id(&entry->retry_id, g_source_remove);
 	}
+	/* transactions under way get a few seconds to finish, then they are aborted and stay in
+	 * the spool for the next start */
+	self->stop_grace_id =
+	    g_timeout_add_seconds(MS_QUEUE_STOP_GRACE_SECONDS, ms_queue_stop_grace_cb, self);
 	ms_queue_check_stopped(self);
 }
 
@@ -928,8 +822,7 @@ ms_queue_new(MsConfig *config, MsCredentials *credentials, const gchar *spool_di
 	self = g_object_new(MS_TYPE_QUEUE, NULL);
 	self->config = g_object_ref(config);
 	self->credentials = g_object_ref(credentials);
-	self->spool_dir = g_canonicalize_filename(spool_dir, NULL);
-	self->failed_dir = g_build_filename(self->spool_dir, "failed", NULL);
+	self->spool = ms_spool_new(spool_dir);
 	return self;
 }
 
@@ -949,10 +842,12 @@ ms_queue_dispose(GObject *object)
 	MsQueue *self = MS_QUEUE(object);
 
 	g_clear_handle_id(&self->kick_id, g_source_remove);
+	g_clear_handle_id(&self->stop_grace_id, g_source_remove);
 	g_hash_table_remove_all(self->entries);
 	g_ptr_array_set_size(self->order, 0);
 	g_clear_object(&self->config);
 	g_clear_object(&self->credentials);
+	g_clear_object(&self->spool);
 	g_clear_object(&self->stop_task);
 	G_OBJECT_CLASS(ms_queue_parent_class)->dispose(object);
 }
@@ -964,8 +859,6 @@ ms_queue_finalize(GObject *object)
 
 	g_hash_table_unref(self->entries);
 	g_ptr_array_unref(self->order);
-	g_free(self->spool_dir);
-	g_free(self->failed_dir);
 	G_OBJECT_CLASS(ms_queue_parent_class)->finalize(object);
 }
 

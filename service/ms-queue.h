@@ -28,10 +28,13 @@ G_DECLARE_FINAL_TYPE(MsQueue, ms_queue, MS, QUEUE, GObject)
 
 MsQueue *
 ms_queue_new(MsConfig *config, MsCredentials *credentials, const gchar *spool_dir);
-/* creates the spool, cleans up after a crash and recovers unfinished jobs; delivery of
- * recovered jobs starts from the main loop */
+/* creates the spool, cleans up after a crash and recovers unfinished jobs */
 gboolean
 ms_queue_load(MsQueue *self, GError **error);
+/* starts delivering: only once the jobs' objects are on the bus, so that no signal of a
+ * recovered job is lost */
+void
+ms_queue_start(MsQueue *self);
 void
 ms_queue_set_config(MsQueue *self, MsConfig *config);
 

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <signal.h>
 #include <string.h>
 
 #include "ms-test-bus.h"
@@ -173,7 +174,7 @@ bytes_contain(GBytes *bytes, const gchar *needle)
 }
 
 static guint
-count_files(const gchar *dir)
+count_dir(const gchar *dir)
 {
 	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
 	const gchar *name;
@@ -182,10 +183,19 @@ count_files(const gchar *dir)
 	if (d == NULL)
 		return 0;
 	while ((name = g_dir_read_name(d)) != NULL) {
-		if (!g_str_equal(name, "failed"))
+		/* queued jobs, and anything an unfinished commit left */
+		if (!g_str_equal(name, "failed") && !g_str_equal(name, "tmp"))
 			n++;
 	}
 	return n;
+}
+
+/* files in the spool and in its tmp/ */
+static guint
+count_files(const gchar *spool)
+{
+	g_autofree gchar *tmp = g_build_filename(spool, "tmp", NULL);
+	return count_dir(spool) + count_dir(tmp);
 }
 
 /* sends a simple message and waits for its outcome */
@@ -1063,6 +1073,279 @@ test_no_tls_backend(void)
 	g_assert_nonnull(strstr(err, "glib-networking"));
 }
 
+/* ---- durability ---- */
+
+static void
+write_conf(MsTestDaemon *daemon, const gchar *conf)
+{
+	g_autoptr(GError) error = NULL;
+	g_file_set_contents(ms_test_daemon_get_config_path(daemon), conf, -1, &error);
+	g_assert_no_error(error);
+}
+
+/* SIGTERM with queued jobs: exit 0; after the restart the same job paths are delivered */
+static void
+test_restart_keeps_jobs(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) down = ms_test_server_start("greet-421", NULL, &error);
+	g_autoptr(MsTestServer) up = NULL;
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GPtrArray) jobs = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autoptr(GVariant) listed = NULL;
+	g_autoptr(GVariant) listed_paths = NULL;
+
+	g_assert_no_error(error);
+	conf = make_conf(down, "security=none\nretry-delay=3600\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	for (guint i = 0; i < 3; i++) {
+		g_autofree gchar *message =
+		    g_strdup_printf("{'to': <['rcpt@example.test']>, 'subject': <'restart %u'>}",
+				    i);
+		gchar *job = send_text(daemon, message, NULL, &error);
+		g_assert_no_error(error);
+		g_ptr_array_add(jobs, job);
+	}
+	/* all deferred: the server only says 421 */
+	for (guint i = 0; i < jobs->len; i++) {
+		const gchar *job = g_ptr_array_index(jobs, i);
+		for (guint j = 0; j < 200; j++) {
+			g_autofree gchar *state = get_job_string(daemon, job, "State");
+			if (g_str_equal(state, "deferred"))
+				break;
+			g_usleep(50 * 1000);
+		}
+		g_assert_cmpuint(get_job_uint(daemon, job, "Attempts"), ==, 1);
+	}
+	g_assert_cmpint(ms_test_daemon_stop(daemon), ==, 0);
+	g_assert_cmpuint(count_files(ms_test_daemon_get_spool_dir(daemon)), ==, 6);
+
+	up = ms_test_server_start("plain", NULL, &error);
+	g_assert_no_error(error);
+	g_free(conf);
+	conf = make_conf(up, "security=none\n");
+	write_conf(daemon, conf);
+	g_assert_true(ms_test_daemon_restart(daemon, &error));
+	g_assert_no_error(error);
+	/* the restarted daemon knows the jobs under the same paths, and delivers each once */
+	listed = call_sync(daemon, "/org/mail/Sender", "org.mail.Sender", "GetJobs", NULL, &error);
+	g_assert_no_error(error);
+	listed_paths = g_variant_get_child_value(listed, 0);
+	for (guint i = 0; i < jobs->len; i++) {
+		const gchar *job = g_ptr_array_index(jobs, i);
+		gboolean found = FALSE;
+		for (gsize j = 0; j < g_variant_n_children(listed_paths); j++) {
+			g_autoptr(GVariant) path = g_variant_get_child_value(listed_paths, j);
+			if (g_str_equal(g_variant_get_string(path, NULL), job))
+				found = TRUE;
+		}
+		g_assert_true(found);
+		g_assert_true(ms_test_signals_wait_finished(signals, job, WAIT_MS));
+		g_assert_true(
+		    g_str_has_prefix(ms_test_signals_get_result(signals, job), "Sent 250"));
+	}
+	mails = ms_test_server_wait_for_messages(up, 3, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 3);
+	g_usleep(300 * 1000);
+	g_assert_cmpuint(ms_test_server_count_messages(up), ==, 3);
+	g_assert_cmpuint(count_files(ms_test_daemon_get_spool_dir(daemon)), ==, 0);
+}
+
+typedef struct {
+	GDBusConnection *bus;
+	guint outstanding;
+	guint replied;
+	guint next_seq;
+	gboolean killed;
+	GPtrArray *accepted; /* "seq path" */
+} StormState;
+
+typedef struct {
+	StormState *state;
+	guint seq;
+} StormCall;
+
+static void
+storm_send(StormState *state);
+
+static void
+storm_send_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	StormCall *call = user_data;
+	StormState *state = call->state;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) ret =
+	    g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, &error);
+
+	state->outstanding--;
+	if (ret != NULL) {
+		const gchar *path = NULL;
+		g_variant_get(ret, "(&o)", &path);
+		g_ptr_array_add(state->accepted, g_strdup_printf("%u %s", call->seq, path));
+		state->replied++;
+	}
+	g_free(call);
+	if (!state->killed && state->next_seq < 100)
+		storm_send(state);
+}
+
+/* one submission, a unique X-Seq header to recognise it by */
+static void
+storm_send(StormState *state)
+{
+	g_autoptr(GError) error = NULL;
+	StormCall *call = g_new0(StormCall, 1);
+	g_autofree gchar *text = g_strdup_printf(
+	    "{'to': <['rcpt@example.test']>, 'subject': <'storm'>, 'headers': <{'X-Seq': '%u'}>}",
+	    state->next_seq);
+	GVariant *msg = g_variant_parse(G_VARIANT_TYPE_VARDICT, text, NULL, NULL, &error);
+
+	g_assert_no_error(error);
+	call->state = state;
+	call->seq = state->next_seq++;
+	state->outstanding++;
+	g_dbus_connection_call(state->bus,
+			       "org.mail.Sender",
+			       "/org/mail/Sender",
+			       "org.mail.Sender",
+			       "Send",
+			       g_variant_new("(@a{sv}a{sv})", msg, NULL),
+			       G_VARIANT_TYPE("(o)"),
+			       G_DBUS_CALL_FLAGS_NONE,
+			       WAIT_MS,
+			       NULL,
+			       storm_send_cb,
+			       call);
+}
+
+static gboolean
+storm_all_done(gpointer user_data)
+{
+	StormState *state = user_data;
+	return state->outstanding == 0;
+}
+
+static gboolean
+storm_half_replied(gpointer user_data)
+{
+	StormState *state = user_data;
+	return state->replied >= 40 || state->outstanding == 0;
+}
+
+/* kill -9 in the middle of a stream of submissions: every message whose Send returned a job is
+ * delivered after the restart (possibly twice, never zero times) */
+static void
+test_kill_during_submissions(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	StormState state = {0};
+	guint delivered_accepted = 0;
+
+	g_assert_no_error(error);
+	conf = make_conf(server, "security=none\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	state.accepted = g_ptr_array_new_with_free_func(g_free);
+	state.bus = ms_test_daemon_get_bus(daemon);
+	/* a stream: at most 8 submissions in flight, as busy callers would have */
+	for (guint i = 0; i < 8; i++)
+		storm_send(&state);
+	g_assert_true(ms_test_wait_until(storm_half_replied, &state, WAIT_MS));
+	state.killed = TRUE;
+	ms_test_daemon_kill(daemon);
+	g_assert_true(ms_test_wait_until(storm_all_done, &state, WAIT_MS));
+	g_test_message("%u of %u submissions were accepted before the kill",
+		       state.accepted->len,
+		       state.next_seq);
+	g_assert_cmpuint(state.accepted->len, >=, 40);
+	g_assert_cmpuint(state.accepted->len, <, 100);
+
+	g_assert_true(ms_test_daemon_restart(daemon, &error));
+	g_assert_no_error(error);
+	/* committed jobs whose reply the kill swallowed are delivered too, so wait for the
+	 * accepted ones by name rather than for a count */
+	for (guint round = 0; round < 60; round++) {
+		g_clear_pointer(&mails, g_ptr_array_unref);
+		g_hash_table_remove_all(seen);
+		mails = ms_test_server_wait_for_messages(server, state.accepted->len, 500);
+		for (guint i = 0; i < mails->len; i++) {
+			MsTestMail *mail = g_ptr_array_index(mails, i);
+			gsize len = 0;
+			const gchar *data = g_bytes_get_data(mail->eml, &len);
+			const gchar *hdr = g_strstr_len(data, (gssize)len, "X-Seq: ");
+			g_assert_nonnull(hdr);
+			g_hash_table_add(seen, g_strndup(hdr + 7, strcspn(hdr + 7, "\r")));
+		}
+		delivered_accepted = 0;
+		for (guint i = 0; i < state.accepted->len; i++) {
+			g_auto(GStrv) parts =
+			    g_strsplit(g_ptr_array_index(state.accepted, i), " ", 2);
+			if (g_hash_table_contains(seen, parts[0]))
+				delivered_accepted++;
+		}
+		if (delivered_accepted == state.accepted->len)
+			break;
+	}
+	delivered_accepted = 0;
+	for (guint i = 0; i < state.accepted->len; i++) {
+		g_auto(GStrv) parts = g_strsplit(g_ptr_array_index(state.accepted, i), " ", 2);
+		if (!g_hash_table_contains(seen, parts[0]))
+			g_error("accepted message %s (%s) was never delivered", parts[0], parts[1]);
+		delivered_accepted++;
+	}
+	g_test_message("%u messages delivered for %u accepted (duplicates: %u)",
+		       mails->len,
+		       delivered_accepted,
+		       mails->len - g_hash_table_size(seen));
+	/* a duplicate is only possible for a message whose 250 arrived just before the kill */
+	g_assert_cmpuint(mails->len - g_hash_table_size(seen), <=, 2);
+	g_ptr_array_unref(state.accepted);
+}
+
+/* a spool that cannot be written: Storage error, nothing queued, nothing sent */
+static void
+test_unwritable_spool(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autofree gchar *tmp = NULL;
+	g_autofree gchar *job = NULL;
+	g_autofree gchar *remote = NULL;
+
+	g_assert_no_error(error);
+	conf = make_conf(server, "security=none\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	/* tests run as root, which ignores permissions: a file where tmp/ should be makes every
+	 * write fail the way a full or read-only disk does */
+	tmp = g_build_filename(ms_test_daemon_get_spool_dir(daemon), "tmp", NULL);
+	g_assert_no_errno(g_rmdir(tmp));
+	g_file_set_contents(tmp, "", 0, &error);
+	g_assert_no_error(error);
+	job = send_text(daemon, SIMPLE_MESSAGE, NULL, &error);
+	g_assert_null(job);
+	remote = g_dbus_error_get_remote_error(error);
+	g_assert_cmpstr(remote, ==, "org.mail.Sender.Error.Storage");
+	g_assert_nonnull(strstr(error->message, "spool"));
+	g_assert_cmpuint(count_dir(ms_test_daemon_get_spool_dir(daemon)), ==, 0);
+	g_usleep(300 * 1000);
+	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 0);
+	g_assert_no_errno(g_unlink(tmp));
+	g_assert_no_errno(g_mkdir(tmp, 0700));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1103,5 +1386,9 @@ main(int argc, char **argv)
 	g_test_add_func("/mail-sender/daemon/verify-plaintext-to-tls-port",
 			test_verify_plaintext_to_tls_port);
 	g_test_add_func("/mail-sender/daemon/no-tls-backend", test_no_tls_backend);
+	g_test_add_func("/mail-sender/daemon/restart-keeps-jobs", test_restart_keeps_jobs);
+	g_test_add_func("/mail-sender/daemon/kill-during-submissions",
+			test_kill_during_submissions);
+	g_test_add_func("/mail-sender/daemon/unwritable-spool", test_unwritable_spool);
 	return g_test_run();
 }
