@@ -30,13 +30,30 @@ typedef struct {
 	gint64 last_progress;
 } MsQueueEntry;
 
+/* delivery state of one account: connections in use, recent starts for rate-limit, and a
+ * pause after the server said it is overloaded */
+typedef struct {
+	guint active;
+	GQueue starts;	     /* monotonic times of attempts in the last minute */
+	gint64 paused_until; /* monotonic */
+} MsQueueAccountState;
+
+static void
+ms_queue_account_state_free(MsQueueAccountState *state)
+{
+	g_queue_clear_full(&state->starts, g_free);
+	g_free(state);
+}
+
 struct _MsQueue {
 	GObject parent_instance;
 	MsConfig *config;
 	MsCredentials *credentials;
 	MsSpool *spool;
-	GHashTable *entries; /* id -> MsQueueEntry */
-	GPtrArray *order;    /* MsJob, oldest first */
+	GHashTable *entries;  /* id -> MsQueueEntry */
+	GHashTable *accounts; /* name -> MsQueueAccountState */
+	guint wake_id;	      /* kick when a rate limit or pause ends */
+	GPtrArray *order;     /* MsJob, oldest first */
 	guint kick_id;
 	guint stop_grace_id;
 	guint counter;
@@ -263,20 +280,78 @@ ms_queue_emit_progress(MsQueue *self, MsJob *job, const gchar *stage, guint64 do
 	g_signal_emit(self, signals[SIGNAL_JOB_PROGRESS], 0, job, stage, done, total);
 }
 
-static guint
-ms_queue_count_active(MsQueue *self, const gchar *account)
+static MsQueueAccountState *
+ms_queue_account_state(MsQueue *self, const gchar *account)
 {
-	GHashTableIter iter;
-	gpointer value;
-	guint n = 0;
+	MsQueueAccountState *state = g_hash_table_lookup(self->accounts, account);
 
-	g_hash_table_iter_init(&iter, self->entries);
-	while (g_hash_table_iter_next(&iter, NULL, &value)) {
-		MsQueueEntry *entry = value;
-		if (entry->active && g_strcmp0(ms_job_get_account(entry->job), account) == 0)
-			n++;
+	if (state == NULL) {
+		state = g_new0(MsQueueAccountState, 1);
+		g_queue_init(&state->starts);
+		g_hash_table_insert(self->accounts, g_strdup(account), state);
 	}
-	return n;
+	return state;
+}
+
+static gboolean
+ms_queue_wake_cb(gpointer user_data)
+{
+	MsQueue *self = MS_QUEUE(user_data);
+
+	self->wake_id = 0;
+	ms_queue_schedule_kick(self);
+	return G_SOURCE_REMOVE;
+}
+
+/* kick again at the monotonic time when, not later than a wake already set */
+static void
+ms_queue_wake_at(MsQueue *self, gint64 when)
+{
+	gint64 delay_ms = MAX((when - g_get_monotonic_time()) / 1000, 1) + 1;
+
+	if (self->wake_id != 0)
+		return;
+	self->wake_id = g_timeout_add((guint)MIN(delay_ms, G_MAXUINT), ms_queue_wake_cb, self);
+}
+
+/* may another attempt start for the account now? (connections, rate-limit, pause) */
+static gboolean
+ms_queue_account_may_start(MsQueue *self, MsAccount *account)
+{
+	MsQueueAccountState *state = ms_queue_account_state(self, ms_account_get_name(account));
+	gint64 now = g_get_monotonic_time();
+	guint limit = ms_account_get_rate_limit(account);
+
+	if (state->active >= ms_account_get_max_connections(account))
+		return FALSE;
+	if (state->paused_until > now) {
+		ms_queue_wake_at(self, state->paused_until);
+		return FALSE;
+	}
+	while (!g_queue_is_empty(&state->starts) &&
+	       *(gint64 *)g_queue_peek_head(&state->starts) <= now - 60 * G_USEC_PER_SEC)
+		g_free(g_queue_pop_head(&state->starts));
+	if (limit > 0 && g_queue_get_length(&state->starts) >= limit) {
+		ms_queue_wake_at(self,
+				 *(gint64 *)g_queue_peek_head(&state->starts) +
+				     60 * G_USEC_PER_SEC);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static void
+ms_queue_account_started(MsQueue *self, MsAccount *account)
+{
+	MsQueueAccountState *state = ms_queue_account_state(self, ms_account_get_name(account));
+	gint64 *now = g_new(gint64, 1);
+
+	*now = g_get_monotonic_time();
+	state->active++;
+	if (ms_account_get_rate_limit(account) > 0)
+		g_queue_push_tail(&state->starts, now);
+	else
+		g_free(now);
 }
 
 typedef struct {
@@ -341,6 +416,7 @@ ms_queue_attempt_done(MsDelivery *delivery, const gchar *reply, GError *error)
 	guint64 delay;
 
 	entry->active = FALSE;
+	ms_queue_account_state(self, ms_account_get_name(account))->active--;
 	g_clear_pointer(&entry->message, g_bytes_unref);
 	if (error != NULL && delivery->client != NULL) {
 		const gchar *last = ms_smtp_client_get_last_reply(delivery->client);
@@ -372,6 +448,16 @@ ms_queue_attempt_done(MsDelivery *delivery, const gchar *reply, GError *error)
 
 	ms_error_convert(&error);
 	g_info("job %s attempt %u failed: %s", ms_job_get_id(job), attempts, error->message);
+	/* "421 too busy" or "452 too many": the server is overloaded, so the whole account waits
+	 * a little instead of every queued job hammering it */
+	if (g_error_matches(error, MS_ERROR, MS_ERROR_TEMPORARY) &&
+	    (g_str_has_prefix(ms_job_get_server_reply(job), "421") ||
+	     g_str_has_prefix(ms_job_get_server_reply(job), "452"))) {
+		MsQueueAccountState *state =
+		    ms_queue_account_state(self, ms_account_get_name(account));
+		state->paused_until = g_get_monotonic_time() +
+				      MIN(ms_account_get_retry_delay(account), 60) * G_USEC_PER_SEC;
+	}
 	if (!ms_error_is_transient(error)) {
 		ms_queue_finish_job(self, entry, MS_JOB_STATE_FAILED, error);
 		ms_queue_schedule_kick(self);
@@ -581,9 +667,9 @@ ms_queue_kick_cb(gpointer user_data)
 			ms_queue_finish_job(self, entry, MS_JOB_STATE_FAILED, error);
 			continue;
 		}
-		if (ms_queue_count_active(self, ms_job_get_account(job)) >=
-		    ms_account_get_max_connections(account))
+		if (!ms_queue_account_may_start(self, account))
 			continue;
+		ms_queue_account_started(self, account);
 		ms_queue_start_attempt(self, entry, account);
 	}
 	return G_SOURCE_REMOVE;
@@ -834,6 +920,10 @@ ms_queue_init(MsQueue *self)
 					      g_free,
 					      (GDestroyNotify)ms_queue_entry_free);
 	self->order = g_ptr_array_new_with_free_func(g_object_unref);
+	self->accounts = g_hash_table_new_full(g_str_hash,
+					       g_str_equal,
+					       g_free,
+					       (GDestroyNotify)ms_queue_account_state_free);
 }
 
 static void
@@ -843,6 +933,7 @@ ms_queue_dispose(GObject *object)
 
 	g_clear_handle_id(&self->kick_id, g_source_remove);
 	g_clear_handle_id(&self->stop_grace_id, g_source_remove);
+	g_clear_handle_id(&self->wake_id, g_source_remove);
 	g_hash_table_remove_all(self->entries);
 	g_ptr_array_set_size(self->order, 0);
 	g_clear_object(&self->config);
@@ -858,6 +949,7 @@ ms_queue_finalize(GObject *object)
 	MsQueue *self = MS_QUEUE(object);
 
 	g_hash_table_unref(self->entries);
+	g_hash_table_unref(self->accounts);
 	g_ptr_array_unref(self->order);
 	G_OBJECT_CLASS(ms_queue_parent_class)->finalize(object);
 }

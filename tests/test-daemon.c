@@ -1111,17 +1111,16 @@ test_restart_keeps_jobs(void)
 		g_assert_no_error(error);
 		g_ptr_array_add(jobs, job);
 	}
-	/* all deferred: the server only says 421 */
-	for (guint i = 0; i < jobs->len; i++) {
-		const gchar *job = g_ptr_array_index(jobs, i);
-		for (guint j = 0; j < 200; j++) {
-			g_autofree gchar *state = get_job_string(daemon, job, "State");
-			if (g_str_equal(state, "deferred"))
-				break;
-			g_usleep(50 * 1000);
-		}
-		g_assert_cmpuint(get_job_uint(daemon, job, "Attempts"), ==, 1);
+	/* the first is deferred (the server only says 421); the 421 pauses the account, so the
+	 * others wait in the queue */
+	for (guint j = 0; j < 200; j++) {
+		g_autofree gchar *state =
+		    get_job_string(daemon, g_ptr_array_index(jobs, 0), "State");
+		if (g_str_equal(state, "deferred"))
+			break;
+		g_usleep(50 * 1000);
 	}
+	g_assert_cmpuint(get_job_uint(daemon, g_ptr_array_index(jobs, 0), "Attempts"), ==, 1);
 	g_assert_cmpint(ms_test_daemon_stop(daemon), ==, 0);
 	g_assert_cmpuint(count_files(ms_test_daemon_get_spool_dir(daemon)), ==, 6);
 
@@ -1346,6 +1345,39 @@ test_unwritable_spool(void)
 	g_assert_no_errno(g_mkdir(tmp, 0700));
 }
 
+/* rate-limit=2: the third message of the minute waits in the queue */
+static void
+test_account_rate_limit(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autofree gchar *job1 = NULL;
+	g_autofree gchar *job2 = NULL;
+	g_autofree gchar *job3 = NULL;
+	g_autofree gchar *state = NULL;
+
+	g_assert_no_error(error);
+	conf = make_conf(server, "security=none\nrate-limit=2\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	job1 = send_and_wait(daemon, signals, SIMPLE_MESSAGE);
+	job2 = send_and_wait(daemon, signals, SIMPLE_MESSAGE);
+	job3 = send_text(daemon, SIMPLE_MESSAGE, NULL, &error);
+	g_assert_no_error(error);
+	/* not finished within two seconds: it waits for the minute to pass */
+	g_assert_false(ms_test_signals_wait_finished(signals, job3, 2000));
+	state = get_job_string(daemon, job3, "State");
+	g_assert_cmpstr(state, ==, "queued");
+	mails = ms_test_server_wait_for_messages(server, 2, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 2);
+	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 2);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1390,5 +1422,6 @@ main(int argc, char **argv)
 	g_test_add_func("/mail-sender/daemon/kill-during-submissions",
 			test_kill_during_submissions);
 	g_test_add_func("/mail-sender/daemon/unwritable-spool", test_unwritable_spool);
+	g_test_add_func("/mail-sender/daemon/account-rate-limit", test_account_rate_limit);
 	return g_test_run();
 }
