@@ -9,6 +9,7 @@
 #include "ms-daemon.h"
 #include "ms-error.h"
 #include "ms-message.h"
+#include "ms-notifier.h"
 #include "ms-resources.h"
 #include "ms-smtp-client.h"
 
@@ -23,6 +24,8 @@ struct _MsDaemon {
 	MsQueue *queue;
 	MsCredentials *credentials;
 	MsAuthority *authority;
+	MsNotifier *notifier;
+	MsAccount *notify_account; /* during ms_notifier_notify(), for the reserve callback */
 	gboolean system_bus;
 	GDBusConnection *connection;
 	GDBusNodeInfo *introspection;
@@ -478,6 +481,242 @@ ms_daemon_method_verify(MsDaemonCall *call_owned)
 	ms_daemon_authorize(g_steal_pointer(&call), ms_daemon_verify_authorized);
 }
 
+/* ---- Notify ---- */
+
+static const MsDaemonKey ms_daemon_notify_hint_keys[] = {
+    {"account", "s"},
+    {"urgency", "s"},
+    {"coalesce-key", "s"},
+};
+
+/* a notification mail: the account's From to its notify-to */
+static GBytes *
+ms_daemon_compose_notification(MsAccount *account,
+			       const gchar *subject,
+			       const gchar *body,
+			       gboolean critical,
+			       GPtrArray **recipients,
+			       gchar **sender,
+			       GError **error)
+{
+	g_autoptr(MsMessage) message = ms_message_new();
+	const gchar *const *notify_to = ms_account_get_notify_to(account);
+	GBytes *bytes;
+
+	if (!ms_daemon_message_error(
+		ms_message_set_from(message, ms_account_get_from(account), error),
+		error))
+		return NULL;
+	for (guint i = 0; notify_to[i] != NULL; i++) {
+		if (!ms_daemon_message_error(ms_message_add_to(message, notify_to[i], error),
+					     error))
+			return NULL;
+	}
+	if (!ms_daemon_message_error(ms_message_set_subject(message, subject, error), error) ||
+	    !ms_daemon_message_error(ms_message_set_body(message, body, error), error))
+		return NULL;
+	if (critical &&
+	    !ms_daemon_message_error(ms_message_add_header(message, "Importance", "high", error),
+				     error))
+		return NULL;
+	bytes = ms_message_to_bytes(message, error);
+	if (bytes == NULL) {
+		ms_daemon_message_error(FALSE, error);
+		return NULL;
+	}
+	if (recipients != NULL) {
+		*recipients = ms_message_get_recipients(message);
+		g_ptr_array_add(*recipients, NULL);
+	}
+	if (sender != NULL)
+		*sender = g_strdup(ms_address_get_addr_spec(ms_message_get_from(message)));
+	return bytes;
+}
+
+/* the notifier wants a job path for a digest that is written when its window ends */
+static gchar *
+ms_daemon_reserve_digest_cb(gpointer user_data)
+{
+	MsDaemon *self = MS_DAEMON(user_data);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) recipients = NULL;
+	g_autofree gchar *sender = NULL;
+	g_autoptr(GBytes) probe = ms_daemon_compose_notification(self->notify_account,
+								 "digest",
+								 "",
+								 FALSE,
+								 &recipients,
+								 &sender,
+								 &error);
+	MsJob *job;
+
+	/* the account's settings were checked by the caller's own notification already */
+	g_return_val_if_fail(probe != NULL, NULL);
+	job = ms_queue_reserve(self->queue,
+			       self->notify_account,
+			       sender,
+			       (const gchar *const *)recipients->pdata);
+	return g_strdup(ms_job_get_id(job));
+}
+
+static void
+ms_daemon_digest_submitted_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (!ms_queue_submit_reserved_finish(MS_QUEUE(source), res, &error))
+		g_warning("cannot queue a notification digest: %s", error->message);
+}
+
+static void
+ms_daemon_digest_ready_cb(MsNotifier *notifier,
+			  MsNotification *digest,
+			  const gchar *reserved_id,
+			  MsDaemon *self)
+{
+	MsJob *job = ms_queue_get_job(self->queue, reserved_id);
+	MsAccount *account = ms_config_get_account(self->config, digest->account);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) bytes = NULL;
+
+	if (job == NULL)
+		return;
+	if (account == NULL) {
+		g_warning("notification digest for account '%s', which is gone", digest->account);
+		return;
+	}
+	bytes = ms_daemon_compose_notification(account,
+					       digest->subject,
+					       digest->body,
+					       FALSE,
+					       NULL,
+					       NULL,
+					       &error);
+	if (bytes == NULL) {
+		g_warning("cannot compose a notification digest: %s", error->message);
+		return;
+	}
+	ms_queue_submit_reserved_async(self->queue,
+				       job,
+				       bytes,
+				       ms_daemon_digest_submitted_cb,
+				       NULL);
+}
+
+static void
+ms_daemon_notify_authorized(MsDaemonCall *call_owned)
+{
+	g_autoptr(MsDaemonCall) call = call_owned;
+	MsDaemon *self = call->self;
+	const gchar *subject = NULL;
+	const gchar *body = NULL;
+	const gchar *urgency = "normal";
+	const gchar *key = "";
+	g_autoptr(GVariant) hints = NULL;
+	g_autoptr(GBytes) bytes = NULL;
+	g_autoptr(GPtrArray) recipients = NULL;
+	g_autofree gchar *sender = NULL;
+	g_autofree gchar *reserved_id = NULL;
+	MsNotifyAction action = MS_NOTIFY_SEND_NOW;
+	MsAccount *account = call->account;
+	GError *error = NULL;
+	gboolean ok;
+
+	g_variant_get(call->parameters, "(&s&s@a{sv})", &subject, &body, &hints);
+	g_variant_lookup(hints, "urgency", "&s", &urgency);
+	g_variant_lookup(hints, "coalesce-key", "&s", &key);
+	if (ms_account_get_notify_to(account)[0] == NULL) {
+		ms_daemon_return_error(
+		    call,
+		    g_error_new(MS_ERROR,
+				MS_ERROR_INVALID_ARGS,
+				_("Account '%s' has no notify-to: set notify-to=admin@example.org "
+				  "in its [account %s] group of %s"),
+				ms_account_get_name(account),
+				ms_account_get_name(account),
+				ms_config_get_path(self->config)));
+		return;
+	}
+	/* composed first, so that bad input is refused before it could be merged */
+	bytes = ms_daemon_compose_notification(account,
+					       subject,
+					       body,
+					       g_strcmp0(urgency, "critical") == 0,
+					       &recipients,
+					       &sender,
+					       &error);
+	if (bytes == NULL) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	self->notify_account = account;
+	ok = ms_notifier_notify(self->notifier,
+				ms_account_get_name(account),
+				ms_account_get_notify_coalesce(account),
+				subject,
+				body,
+				urgency,
+				key,
+				&action,
+				&reserved_id,
+				&error);
+	self->notify_account = NULL;
+	if (!ok) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	if (action == MS_NOTIFY_MERGED) {
+		g_autofree gchar *path = g_strdup_printf("/org/mail/Sender/Job/%s", reserved_id);
+		g_dbus_method_invocation_return_value(g_steal_pointer(&call->invocation),
+						      g_variant_new("(o)", path));
+		return;
+	}
+	if (!ms_authority_take_rate_token(self->authority, call->caller, account, &error)) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	ms_queue_submit_async(self->queue,
+			      account,
+			      sender,
+			      (const gchar *const *)recipients->pdata,
+			      bytes,
+			      NULL,
+			      ms_daemon_submit_cb,
+			      g_steal_pointer(&call));
+}
+
+static void
+ms_daemon_method_notify(MsDaemonCall *call_owned)
+{
+	g_autoptr(MsDaemonCall) call = call_owned;
+	MsDaemon *self = call->self;
+	g_autoptr(GVariant) hints = NULL;
+	GError *error = NULL;
+
+	g_variant_get(call->parameters, "(&s&s@a{sv})", NULL, NULL, &hints);
+	if (!ms_daemon_check_dict(hints,
+				  "the hints",
+				  ms_daemon_notify_hint_keys,
+				  G_N_ELEMENTS(ms_daemon_notify_hint_keys),
+				  &error)) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	call->account = ms_daemon_lookup_account(self, hints, &error);
+	if (call->account == NULL) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	ms_daemon_authorize(g_steal_pointer(&call), ms_daemon_notify_authorized);
+}
+
+void
+ms_daemon_flush_notifications(MsDaemon *self)
+{
+	g_return_if_fail(MS_IS_DAEMON(self));
+	ms_notifier_flush(self->notifier);
+}
+
 static void
 ms_daemon_method_not_yet(MsDaemonCall *call_owned)
 {
@@ -607,7 +846,7 @@ static const struct {
     {"Send", ms_daemon_method_send},
     {"SendRaw", ms_daemon_method_not_yet},
     {"SendRawFd", ms_daemon_method_not_yet},
-    {"Notify", ms_daemon_method_not_yet},
+    {"Notify", ms_daemon_method_notify},
     {"Verify", ms_daemon_method_verify},
     {"GetAccounts", ms_daemon_method_get_accounts},
     {"GetJobs", ms_daemon_method_get_jobs},
@@ -724,6 +963,7 @@ static const struct {
 } ms_daemon_job_properties[] = {
     {"state", "State"},
     {"bytes-sent", "BytesSent"},
+    {"bytes-total", "BytesTotal"},
     {"attempts", "Attempts"},
     {"next-attempt", "NextAttempt"},
     {"error", "Error"},
@@ -1036,6 +1276,12 @@ ms_daemon_new(MsConfig *config, MsQueue *queue, MsCredentials *credentials, gboo
 	self->config = g_object_ref(config);
 	self->queue = g_object_ref(queue);
 	self->credentials = g_object_ref(credentials);
+	self->notifier = ms_notifier_new(ms_daemon_reserve_digest_cb, self);
+	g_signal_connect_object(self->notifier,
+				"digest-ready",
+				G_CALLBACK(ms_daemon_digest_ready_cb),
+				self,
+				0);
 	self->system_bus = system_bus;
 	/* the introspection XML is compiled in: a missing or broken copy is a build bug */
 	xml = g_resource_lookup_data(ms_get_resource(),
@@ -1087,6 +1333,7 @@ ms_daemon_dispose(GObject *object)
 	g_clear_object(&self->queue);
 	g_clear_object(&self->credentials);
 	g_clear_object(&self->authority);
+	g_clear_object(&self->notifier);
 	g_clear_object(&self->connection);
 	G_OBJECT_CLASS(ms_daemon_parent_class)->dispose(object);
 }

@@ -19,6 +19,9 @@ gboolean
 ms_daemon_register(MsDaemon *self, GDBusConnection *connection, GError **error);
 void
 ms_daemon_set_config(MsDaemon *self, MsConfig *config);
+/* sends the digests of notification windows still open (at shutdown) */
+void
+ms_daemon_flush_notifications(MsDaemon *self);
 /* unexports everything */
 void
 ms_daemon_unregister(MsDaemon *self);

@@ -30,6 +30,7 @@ enum {
 	PROP_0,
 	PROP_STATE,
 	PROP_BYTES_SENT,
+	PROP_BYTES_TOTAL,
 	PROP_ATTEMPTS,
 	PROP_NEXT_ATTEMPT,
 	PROP_ERROR,
@@ -234,6 +235,16 @@ ms_job_set_bytes_sent(MsJob *self, guint64 bytes_sent)
 }
 
 void
+ms_job_set_bytes_total(MsJob *self, guint64 bytes_total)
+{
+	g_return_if_fail(MS_IS_JOB(self));
+	if (self->bytes_total == bytes_total)
+		return;
+	self->bytes_total = bytes_total;
+	g_object_notify_by_pspec(G_OBJECT(self), pspecs[PROP_BYTES_TOTAL]);
+}
+
+void
 ms_job_set_attempts(MsJob *self, guint attempts)
 {
 	g_return_if_fail(MS_IS_JOB(self));
@@ -304,6 +315,9 @@ ms_job_get_property(GObject *object, guint prop_id, GValue *value, GParamSpec *p
 	case PROP_BYTES_SENT:
 		g_value_set_uint64(value, self->bytes_sent);
 		break;
+	case PROP_BYTES_TOTAL:
+		g_value_set_uint64(value, self->bytes_total);
+		break;
 	case PROP_ATTEMPTS:
 		g_value_set_uint(value, self->attempts);
 		break;
@@ -370,6 +384,8 @@ ms_job_class_init(MsJobClass *klass)
 	pspecs[PROP_STATE] = g_param_spec_uint("state", NULL, NULL, 0, G_MAXUINT, 0, flags);
 	pspecs[PROP_BYTES_SENT] =
 	    g_param_spec_uint64("bytes-sent", NULL, NULL, 0, G_MAXUINT64, 0, flags);
+	pspecs[PROP_BYTES_TOTAL] =
+	    g_param_spec_uint64("bytes-total", NULL, NULL, 0, G_MAXUINT64, 0, flags);
 	pspecs[PROP_ATTEMPTS] = g_param_spec_uint("attempts", NULL, NULL, 0, G_MAXUINT, 0, flags);
 	pspecs[PROP_NEXT_ATTEMPT] =
 	    g_param_spec_int64("next-attempt", NULL, NULL, 0, G_MAXINT64, 0, flags);

@@ -74,6 +74,8 @@ ms_job_set_state(MsJob *self, MsJobState state);
 void
 ms_job_set_bytes_sent(MsJob *self, guint64 bytes_sent);
 void
+ms_job_set_bytes_total(MsJob *self, guint64 bytes_total);
+void
 ms_job_set_attempts(MsJob *self, guint attempts);
 void
 ms_job_set_next_attempt(MsJob *self, gint64 next_attempt);

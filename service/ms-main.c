@@ -58,6 +58,7 @@ ms_main_stop(MsMain *self)
 		return;
 	self->stopping = TRUE;
 	g_info("stopping");
+	ms_daemon_flush_notifications(self->daemon);
 	ms_queue_stop_async(self->queue, ms_main_stopped_cb, self);
 }
 

@@ -19,11 +19,36 @@
 #define MS_MESSAGE_QP_LINE_MAX 76
 /* RFC 2047 §2 */
 #define MS_MESSAGE_ENCODED_WORD_MAX 75
+/* RFC 2045 §6.8 */
+#define MS_MESSAGE_BASE64_LINE_MAX 76
+/* what one read of an attachment asks for: a multiple of 3, so a chunk is whole base64 groups
+ * and (with reads that return all of it) nothing is carried over to the next one */
+#define MS_MESSAGE_CHUNK_SIZE (48 * 1024)
+/* NAME_MAX on Linux; a longer name could not be saved by the recipient anyway */
+#define MS_MESSAGE_FILENAME_MAX 255
+/* RFC 6838 §4.2 */
+#define MS_MESSAGE_CONTENT_TYPE_NAME_MAX 127
+#define MS_MESSAGE_BOUNDARY_PREFIX	 "=_ms_"
 
 typedef struct {
 	gchar *name;
 	gchar *value;
 } MsMessageHeader;
+
+typedef struct {
+	gchar *filename;
+	gchar *content_type;  /* "type/subtype", lower case */
+	GBytes *data;	      /* nullable: the data is in memory */
+	GInputStream *stream; /* nullable: read when the message is written */
+	gboolean stream_used; /* a stream can only be read once */
+} MsMessageAttachment;
+
+/* a rendered message is literal text with attachments in between, which are encoded as they
+ * are written; exactly one of the two members is set */
+typedef struct {
+	GBytes *text;
+	MsMessageAttachment *attachment; /* borrowed from the message */
+} MsMessageSegment;
 
 struct _MsMessage {
 	GObject parent_instance;
@@ -34,6 +59,12 @@ struct _MsMessage {
 	GPtrArray *bcc;	     /* of MsAddress */
 	gchar *subject;	     /* nullable, meaning empty */
 	gchar *body;	     /* nullable, meaning empty */
+	gchar *html;	     /* nullable: no text/html part */
+	GPtrArray *attachments;	   /* of MsMessageAttachment */
+	gchar *boundary_seed;	   /* nullable: random boundaries */
+	guint boundary_counter;	   /* the last boundary made from boundary_seed */
+	gchar *boundary_mixed;	   /* nullable until needed, then kept for every rendering */
+	gchar *boundary_alternative; /* likewise */
 	GPtrArray *headers;  /* of MsMessageHeader */
 	GDateTime *date;     /* nullable until the first ms_message_to_bytes() */
 	gchar *message_id;   /* nullable: "<id-left@from-domain>" when set for tests */
@@ -63,6 +94,23 @@ ms_message_header_free(MsMessageHeader *header)
 	g_free(header->name);
 	g_free(header->value);
 	g_free(header);
+}
+
+static void
+ms_message_attachment_free(MsMessageAttachment *attachment)
+{
+	g_free(attachment->filename);
+	g_free(attachment->content_type);
+	g_clear_pointer(&attachment->data, g_bytes_unref);
+	g_clear_object(&attachment->stream);
+	g_free(attachment);
+}
+
+static void
+ms_message_segment_free(MsMessageSegment *segment)
+{
+	g_clear_pointer(&segment->text, g_bytes_unref);
+	g_free(segment);
 }
 
 gboolean
@@ -431,7 +479,7 @@ ms_message_get_recipients(MsMessage *self)
 }
 
 /* RFC 5322 §3.3 with English names whatever the locale, which strftime() would not give */
-static gchar *
+gchar *
 ms_message_format_date(GDateTime *date)
 {
 	static const gchar *days[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};

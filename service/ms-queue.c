@@ -26,6 +26,7 @@ typedef struct {
 	guint retry_id;
 	guint remove_id;
 	gboolean active;
+	gboolean held; /* reserved: on the bus, but its message is not written yet */
 	gboolean cancel_requested;
 	gint64 last_progress;
 } MsQueueEntry;
@@ -123,6 +124,8 @@ static void
 ms_queue_schedule_kick(MsQueue *self);
 static void
 ms_queue_job_added(MsQueue *self, MsJob *job);
+static void
+ms_queue_finish_job(MsQueue *self, MsQueueEntry *entry, MsJobState state, const GError *error);
 
 static MsQueueEntry *
 ms_queue_add_job(MsQueue *self, MsJob *job)
@@ -208,6 +211,96 @@ ms_queue_submit_async(MsQueue *self,
 			      envelope,
 			      ms_queue_commit_cb,
 			      g_steal_pointer(&task));
+}
+
+MsJob *
+ms_queue_reserve(MsQueue *self,
+		 MsAccount *account,
+		 const gchar *sender,
+		 const gchar *const *recipients)
+{
+	g_autofree gchar *id = NULL;
+	g_autoptr(MsJob) job = NULL;
+	MsQueueEntry *entry;
+
+	g_return_val_if_fail(MS_IS_QUEUE(self), NULL);
+	g_return_val_if_fail(MS_IS_ACCOUNT(account), NULL);
+
+	id = ms_queue_new_id(self);
+	job = ms_job_new(id,
+			 ms_account_get_name(account),
+			 sender,
+			 recipients,
+			 0,
+			 g_get_real_time() / G_USEC_PER_SEC);
+	entry = ms_queue_add_job(self, job);
+	entry->held = TRUE;
+	return job;
+}
+
+static void
+ms_queue_commit_reserved_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GTask) task = G_TASK(user_data);
+	MsQueue *self = g_task_get_source_object(task);
+	MsJob *job = g_task_get_task_data(task);
+	MsQueueEntry *entry = g_hash_table_lookup(self->entries, ms_job_get_id(job));
+	g_autoptr(GError) error = NULL;
+
+	if (entry == NULL || ms_job_state_is_final(ms_job_get_state(job))) {
+		/* cancelled while it was being written */
+		ms_spool_remove(self->spool, ms_job_get_id(job));
+		g_task_return_boolean(task, TRUE);
+		return;
+	}
+	if (!ms_spool_commit_finish(MS_SPOOL(source), res, &error)) {
+		ms_queue_finish_job(self, entry, MS_JOB_STATE_FAILED, error);
+		g_task_return_error(task, g_steal_pointer(&error));
+		return;
+	}
+	entry->held = FALSE;
+	ms_queue_schedule_kick(self);
+	g_task_return_boolean(task, TRUE);
+}
+
+void
+ms_queue_submit_reserved_async(MsQueue *self,
+			       MsJob *job,
+			       GBytes *message,
+			       GAsyncReadyCallback callback,
+			       gpointer user_data)
+{
+	g_autoptr(GTask) task = NULL;
+	g_autofree gchar *envelope = NULL;
+	MsQueueEntry *entry;
+
+	g_return_if_fail(MS_IS_QUEUE(self));
+	g_return_if_fail(MS_IS_JOB(job));
+	g_return_if_fail(message != NULL);
+
+	task = g_task_new(self, NULL, callback, user_data);
+	g_task_set_source_tag(task, ms_queue_submit_reserved_async);
+	g_task_set_task_data(task, g_object_ref(job), g_object_unref);
+	entry = g_hash_table_lookup(self->entries, ms_job_get_id(job));
+	if (entry == NULL || !entry->held || ms_job_state_is_final(ms_job_get_state(job))) {
+		g_task_return_boolean(task, TRUE);
+		return;
+	}
+	ms_job_set_bytes_total(job, g_bytes_get_size(message));
+	envelope = ms_queue_envelope_to_data(job, NULL, NULL);
+	ms_spool_commit_async(self->spool,
+			      ms_job_get_id(job),
+			      message,
+			      envelope,
+			      ms_queue_commit_reserved_cb,
+			      g_steal_pointer(&task));
+}
+
+gboolean
+ms_queue_submit_reserved_finish(MsQueue *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(res, self), FALSE);
+	return g_task_propagate_boolean(G_TASK(res), error);
 }
 
 MsJob *
@@ -655,7 +748,8 @@ ms_queue_kick_cb(gpointer user_data)
 		MsJobState state = ms_job_get_state(job);
 		MsAccount *account;
 
-		if (entry->active || entry->retry_id != 0 || ms_job_state_is_final(state))
+		if (entry->active || entry->held || entry->retry_id != 0 ||
+		    ms_job_state_is_final(state))
 			continue;
 		account = ms_config_get_account(self->config, ms_job_get_account(job));
 		if (account == NULL) {

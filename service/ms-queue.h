@@ -51,6 +51,23 @@ ms_queue_submit_async(MsQueue *self,
 MsJob *
 ms_queue_submit_finish(MsQueue *self, GAsyncResult *res, GError **error);
 
+/* a job that exists (on the bus, with its path) before its message does: Notify digests, whose
+ * callers need the path at once while the digest is written at the end of the window. Not in
+ * the spool until submitted, so a crash before that loses it */
+MsJob *
+ms_queue_reserve(MsQueue *self,
+		 MsAccount *account,
+		 const gchar *sender,
+		 const gchar *const *recipients);
+void
+ms_queue_submit_reserved_async(MsQueue *self,
+			       MsJob *job,
+			       GBytes *message,
+			       GAsyncReadyCallback callback,
+			       gpointer user_data);
+gboolean
+ms_queue_submit_reserved_finish(MsQueue *self, GAsyncResult *res, GError **error);
+
 MsJob *
 ms_queue_get_job(MsQueue *self, const gchar *id);
 /* every known job, oldest first */

@@ -1378,6 +1378,141 @@ test_account_rate_limit(void)
 	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 2);
 }
 
+/* ---- Notify ---- */
+
+static gchar *
+notify_sync(MsTestDaemon *daemon, const gchar *subject, const gchar *hints, GError **error)
+{
+	g_autoptr(GError) error_parse = NULL;
+	GVariant *h = g_variant_parse(G_VARIANT_TYPE_VARDICT, hints, NULL, NULL, &error_parse);
+	g_autoptr(GVariant) ret = NULL;
+	gchar *path = NULL;
+
+	g_assert_no_error(error_parse);
+	ret = call_sync(
+	    daemon,
+	    "/org/mail/Sender",
+	    "org.mail.Sender",
+	    "Notify",
+	    g_variant_new("(ss@a{sv})", subject, "sda reports pending sectors\nline 2", h),
+	    error);
+	if (ret == NULL)
+		return NULL;
+	g_variant_get(ret, "(o)", &path);
+	return path;
+}
+
+/* 50 notifications in one window: the first at once, the other 49 in one digest */
+static void
+test_notify_storm(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autofree gchar *first = NULL;
+	g_autofree gchar *digest = NULL;
+	const gchar *rcpts[] = {"admin@example.test", "oncall@example.test", NULL};
+
+	g_assert_no_error(error);
+	conf =
+	    make_conf(server,
+		      "security=none\nnotify-to=admin@example.test, On Call <oncall@example.test>\n"
+		      "notify-coalesce=2\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	first = notify_sync(daemon, "disk failing", "{}", &error);
+	g_assert_no_error(error);
+	for (guint i = 1; i < 50; i++) {
+		g_autofree gchar *job = notify_sync(daemon, "disk failing", "{}", &error);
+		g_assert_no_error(error);
+		g_assert_cmpstr(job, !=, first);
+		if (digest == NULL)
+			digest = g_strdup(job);
+		/* every merged caller gets the digest's path */
+		g_assert_cmpstr(job, ==, digest);
+	}
+	g_assert_true(ms_test_signals_wait_finished(signals, first, WAIT_MS));
+	g_assert_true(ms_test_signals_wait_finished(signals, digest, WAIT_MS));
+	g_assert_true(g_str_has_prefix(ms_test_signals_get_result(signals, digest), "Sent 250"));
+	mails = ms_test_server_wait_for_messages(server, 2, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 2);
+	g_usleep(500 * 1000);
+	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 2);
+	g_assert_cmpstrv(((MsTestMail *)g_ptr_array_index(mails, 0))->rcpt_tos, rcpts);
+	g_assert_true(bytes_contain(((MsTestMail *)g_ptr_array_index(mails, 0))->eml,
+				    "Subject: disk failing\r\n"));
+	g_assert_true(bytes_contain(((MsTestMail *)g_ptr_array_index(mails, 1))->eml,
+				    "Subject: disk failing (repeated 49 times)"));
+	g_assert_true(bytes_contain(((MsTestMail *)g_ptr_array_index(mails, 1))->eml,
+				    "sda reports pending sectors"));
+}
+
+static void
+test_notify_critical_never_merged(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autoptr(GHashTable) paths = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+	g_assert_no_error(error);
+	conf =
+	    make_conf(server, "security=none\nnotify-to=admin@example.test\nnotify-coalesce=60\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	for (guint i = 0; i < 3; i++) {
+		gchar *job =
+		    notify_sync(daemon, "raid degraded", "{'urgency': <'critical'>}", &error);
+		g_assert_no_error(error);
+		g_assert_true(ms_test_signals_wait_finished(signals, job, WAIT_MS));
+		g_hash_table_add(paths, job);
+	}
+	g_assert_cmpuint(g_hash_table_size(paths), ==, 3);
+	mails = ms_test_server_wait_for_messages(server, 3, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 3);
+	g_assert_true(bytes_contain(((MsTestMail *)g_ptr_array_index(mails, 2))->eml,
+				    "Importance: high\r\n"));
+}
+
+static void
+test_notify_without_notify_to(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autofree gchar *job = NULL;
+	g_autofree gchar *remote = NULL;
+
+	g_assert_no_error(error);
+	conf = make_conf(
+	    server,
+	    "security=none\n\n[account ops]\nhost=127.0.0.1\nnotify-to=ops@example.test\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	job = notify_sync(daemon, "x", "{}", &error);
+	g_assert_null(job);
+	remote = g_dbus_error_get_remote_error(error);
+	g_assert_cmpstr(remote, ==, "org.mail.Sender.Error.InvalidArgs");
+	g_assert_nonnull(strstr(error->message, "notify-to"));
+	g_clear_error(&error);
+	g_free(job);
+	job = notify_sync(daemon, "x", "{'account': <'ops'>, 'urgency': <'panic'>}", &error);
+	g_assert_null(job);
+	g_free(remote);
+	remote = g_dbus_error_get_remote_error(error);
+	g_assert_cmpstr(remote, ==, "org.mail.Sender.Error.InvalidArgs");
+	g_assert_nonnull(strstr(error->message, "panic"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1423,5 +1558,10 @@ main(int argc, char **argv)
 			test_kill_during_submissions);
 	g_test_add_func("/mail-sender/daemon/unwritable-spool", test_unwritable_spool);
 	g_test_add_func("/mail-sender/daemon/account-rate-limit", test_account_rate_limit);
+	g_test_add_func("/mail-sender/daemon/notify-storm", test_notify_storm);
+	g_test_add_func("/mail-sender/daemon/notify-critical-never-merged",
+			test_notify_critical_never_merged);
+	g_test_add_func("/mail-sender/daemon/notify-without-notify-to",
+			test_notify_without_notify_to);
 	return g_test_run();
 }
