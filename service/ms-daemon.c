@@ -2,6 +2,8 @@
 
 #include "config.h"
 
+#include <gio/gunixfdlist.h>
+#include <gio/gunixinputstream.h>
 #include <glib/gi18n.h>
 #include <string.h>
 
@@ -10,6 +12,7 @@
 #include "ms-error.h"
 #include "ms-message.h"
 #include "ms-notifier.h"
+#include "ms-raw-message.h"
 #include "ms-resources.h"
 #include "ms-smtp-client.h"
 
@@ -44,6 +47,7 @@ typedef struct _MsDaemonCall {
 	MsAccount *account; /* the account the call is about, once known */
 	MsCaller *caller;   /* once authorized */
 	MsSmtpClient *client;
+	GByteArray *raw;			  /* SendRawFd: what was read so far */
 	void (*next)(struct _MsDaemonCall *call); /* after authorization */
 } MsDaemonCall;
 
@@ -54,6 +58,7 @@ ms_daemon_call_free(MsDaemonCall *call)
 	g_clear_object(&call->account);
 	g_clear_pointer(&call->caller, ms_caller_free);
 	g_clear_object(&call->client);
+	g_clear_pointer(&call->raw, g_byte_array_unref);
 	g_clear_object(&call->invocation);
 	g_variant_unref(call->parameters);
 	g_free(call);
@@ -481,6 +486,249 @@ ms_daemon_method_verify(MsDaemonCall *call_owned)
 	ms_daemon_authorize(g_steal_pointer(&call), ms_daemon_verify_authorized);
 }
 
+/* ---- SendRaw, SendRawFd ---- */
+
+/* a complete message handed over as it is; larger ones are refused rather than buffered */
+#define MS_DAEMON_RAW_MAX_SIZE (64 * 1024 * 1024)
+
+static const MsDaemonKey ms_daemon_raw_option_keys[] = {
+    {"account", "s"},
+    {"to", "as"},
+    {"from", "s"},
+    {"sendmail-dot", "b"}, /* extension: a line with a single '.' ends the message */
+};
+
+static void
+ms_daemon_raw_submit(MsDaemonCall *call_owned, GBytes *input)
+{
+	g_autoptr(MsDaemonCall) call = call_owned;
+	MsDaemon *self = call->self;
+	g_autoptr(GVariant) options = g_variant_get_child_value(call->parameters, 1);
+	g_autoptr(MsRawMessage) raw = NULL;
+	g_autoptr(MsAddress) account_from = NULL;
+	g_autoptr(GBytes) bytes = NULL;
+	g_autoptr(GPtrArray) recipients = NULL;
+	g_autofree const gchar **to = NULL;
+	const gchar *from = NULL;
+	gboolean dot_ends = FALSE;
+	MsRawMessageFlags flags = MS_RAW_MESSAGE_FLAG_NONE;
+	MsAccount *account = call->account;
+	GError *error = NULL;
+
+	g_variant_lookup(options, "sendmail-dot", "b", &dot_ends);
+	if (dot_ends)
+		flags |= MS_RAW_MESSAGE_FLAG_DOT_ENDS;
+	if (!g_variant_lookup(options, "to", "^a&s", &to))
+		flags |= MS_RAW_MESSAGE_FLAG_EXTRACT_RECIPIENTS;
+	raw = ms_raw_message_parse(input, flags, &error);
+	if (raw == NULL) {
+		ms_daemon_message_error(FALSE, &error);
+		ms_daemon_return_error(call, error);
+		return;
+	}
+
+	/* the envelope sender */
+	account_from = ms_address_parse(ms_account_get_from(account), &error);
+	if (account_from == NULL) {
+		ms_daemon_message_error(FALSE, &error);
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	if (g_variant_lookup(options, "from", "&s", &from)) {
+		if (self->system_bus && call->caller->uid != 0 &&
+		    !ms_account_get_allow_from_override(account)) {
+			ms_daemon_return_error(
+			    call,
+			    g_error_new(MS_ERROR,
+					MS_ERROR_NOT_AUTHORIZED,
+					_("Account '%s' does not let callers set From "
+					  "(allow-from-override=false)"),
+					ms_account_get_name(account)));
+			return;
+		}
+		if (!ms_address_is_valid_mailbox(from)) {
+			g_autofree gchar *from_safe = g_strescape(from, NULL);
+			ms_daemon_return_error(call,
+					       g_error_new(MS_ERROR,
+							   MS_ERROR_INVALID_MESSAGE,
+							   _("'%s' is not a valid envelope sender"),
+							   from_safe));
+			return;
+		}
+	} else {
+		from = ms_address_get_addr_spec(account_from);
+	}
+
+	/* the envelope recipients: given, or from the headers like sendmail -t */
+	if (to != NULL) {
+		recipients = g_ptr_array_new_with_free_func(g_free);
+		for (guint i = 0; to[i] != NULL; i++) {
+			g_autoptr(MsAddress) address = ms_address_parse(to[i], &error);
+			if (address == NULL) {
+				ms_daemon_message_error(FALSE, &error);
+				ms_daemon_return_error(call, error);
+				return;
+			}
+			g_ptr_array_add(recipients, g_strdup(ms_address_get_addr_spec(address)));
+		}
+	} else {
+		recipients = ms_raw_message_get_header_recipients(raw);
+	}
+	if (recipients->len == 0) {
+		ms_daemon_return_error(call,
+				       g_error_new(MS_ERROR,
+						   MS_ERROR_INVALID_MESSAGE,
+						   _("No recipient: give 'to' or put To, Cc or Bcc "
+						     "headers in the message")));
+		return;
+	}
+	g_ptr_array_add(recipients, NULL);
+
+	bytes = ms_raw_message_to_bytes(raw, ms_account_get_from(account), &error);
+	if (bytes == NULL) {
+		ms_daemon_message_error(FALSE, &error);
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	if (!ms_authority_take_rate_token(self->authority, call->caller, account, &error)) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	ms_queue_submit_async(self->queue,
+			      account,
+			      from,
+			      (const gchar *const *)recipients->pdata,
+			      bytes,
+			      NULL,
+			      ms_daemon_submit_cb,
+			      g_steal_pointer(&call));
+}
+
+static void
+ms_daemon_send_raw_authorized(MsDaemonCall *call_owned)
+{
+	g_autoptr(MsDaemonCall) call = call_owned;
+	g_autoptr(GVariant) data = g_variant_get_child_value(call->parameters, 0);
+	g_autoptr(GBytes) input = g_variant_get_data_as_bytes(data);
+
+	ms_daemon_raw_submit(g_steal_pointer(&call), input);
+}
+
+static void
+ms_daemon_raw_fd_read_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(MsDaemonCall) call = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) chunk =
+	    g_input_stream_read_bytes_finish(G_INPUT_STREAM(source), res, &error);
+	GInputStream *in = G_INPUT_STREAM(source);
+
+	if (chunk == NULL) {
+		ms_daemon_return_error(call,
+				       g_error_new(MS_ERROR,
+						   MS_ERROR_INVALID_ARGS,
+						   _("Cannot read the message from the file "
+						     "descriptor: %s"),
+						   error->message));
+		return;
+	}
+	if (g_bytes_get_size(chunk) == 0) {
+		g_autoptr(GBytes) input = g_byte_array_free_to_bytes(g_steal_pointer(&call->raw));
+		ms_daemon_raw_submit(g_steal_pointer(&call), input);
+		return;
+	}
+	/* a ceiling, so that a caller cannot make the daemon hold more */
+	if (call->raw->len + g_bytes_get_size(chunk) > MS_DAEMON_RAW_MAX_SIZE) {
+		ms_daemon_return_error(
+		    call,
+		    g_error_new(MS_ERROR,
+				MS_ERROR_INVALID_MESSAGE,
+				_("The message is larger than %u MiB"),
+				(guint)(MS_DAEMON_RAW_MAX_SIZE / (1024 * 1024))));
+		return;
+	}
+	g_byte_array_append(call->raw,
+			    g_bytes_get_data(chunk, NULL),
+			    (guint)g_bytes_get_size(chunk));
+	g_input_stream_read_bytes_async(in,
+					64 * 1024,
+					G_PRIORITY_DEFAULT,
+					NULL,
+					ms_daemon_raw_fd_read_cb,
+					g_steal_pointer(&call));
+}
+
+static void
+ms_daemon_send_raw_fd_authorized(MsDaemonCall *call_owned)
+{
+	g_autoptr(MsDaemonCall) call = call_owned;
+	GDBusMessage *dbus_message = g_dbus_method_invocation_get_message(call->invocation);
+	GUnixFDList *fds = g_dbus_message_get_unix_fd_list(dbus_message);
+	g_autoptr(GInputStream) in = NULL;
+	GError *error = NULL;
+	gint32 handle = -1;
+	gint fd;
+
+	g_variant_get_child(call->parameters, 0, "h", &handle);
+	if (fds == NULL || handle < 0 || handle >= g_unix_fd_list_get_length(fds)) {
+		ms_daemon_return_error(
+		    call,
+		    g_error_new(MS_ERROR,
+				MS_ERROR_INVALID_ARGS,
+				_("No file descriptor was passed with the call")));
+		return;
+	}
+	fd = g_unix_fd_list_get(fds, handle, &error);
+	if (fd < 0) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	in = g_unix_input_stream_new(fd, TRUE);
+	call->raw = g_byte_array_new();
+	g_input_stream_read_bytes_async(in,
+					64 * 1024,
+					G_PRIORITY_DEFAULT,
+					NULL,
+					ms_daemon_raw_fd_read_cb,
+					g_steal_pointer(&call));
+}
+
+static void
+ms_daemon_method_send_raw_common(MsDaemonCall *call_owned, MsDaemonContinueFunc next)
+{
+	g_autoptr(MsDaemonCall) call = call_owned;
+	MsDaemon *self = call->self;
+	g_autoptr(GVariant) options = g_variant_get_child_value(call->parameters, 1);
+	GError *error = NULL;
+
+	if (!ms_daemon_check_dict(options,
+				  "the options",
+				  ms_daemon_raw_option_keys,
+				  G_N_ELEMENTS(ms_daemon_raw_option_keys),
+				  &error)) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	call->account = ms_daemon_lookup_account(self, options, &error);
+	if (call->account == NULL) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	ms_daemon_authorize(g_steal_pointer(&call), next);
+}
+
+static void
+ms_daemon_method_send_raw(MsDaemonCall *call)
+{
+	ms_daemon_method_send_raw_common(call, ms_daemon_send_raw_authorized);
+}
+
+static void
+ms_daemon_method_send_raw_fd(MsDaemonCall *call)
+{
+	ms_daemon_method_send_raw_common(call, ms_daemon_send_raw_fd_authorized);
+}
+
 /* ---- Notify ---- */
 
 static const MsDaemonKey ms_daemon_notify_hint_keys[] = {
@@ -717,19 +965,6 @@ ms_daemon_flush_notifications(MsDaemon *self)
 	ms_notifier_flush(self->notifier);
 }
 
-static void
-ms_daemon_method_not_yet(MsDaemonCall *call_owned)
-{
-	g_autoptr(MsDaemonCall) call = call_owned;
-
-	ms_daemon_return_error(
-	    call,
-	    g_error_new(MS_ERROR,
-			MS_ERROR_FAILED,
-			_("%s is not available in this version yet"),
-			g_dbus_method_invocation_get_method_name(call->invocation)));
-}
-
 static GVariant *
 ms_daemon_account_to_variant(MsAccount *account)
 {
@@ -844,8 +1079,8 @@ static const struct {
 	MsDaemonMethodFunc func;
 } ms_daemon_methods[] = {
     {"Send", ms_daemon_method_send},
-    {"SendRaw", ms_daemon_method_not_yet},
-    {"SendRawFd", ms_daemon_method_not_yet},
+    {"SendRaw", ms_daemon_method_send_raw},
+    {"SendRawFd", ms_daemon_method_send_raw_fd},
     {"Notify", ms_daemon_method_notify},
     {"Verify", ms_daemon_method_verify},
     {"GetAccounts", ms_daemon_method_get_accounts},

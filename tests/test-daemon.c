@@ -5,9 +5,11 @@
 
 #include "config.h"
 
+#include <gio/gunixfdlist.h>
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ms-test-bus.h"
 #include "ms-test-server.h"
@@ -1513,6 +1515,181 @@ test_notify_without_notify_to(void)
 	g_assert_nonnull(strstr(error->message, "panic"));
 }
 
+/* ---- SendRaw, SendRawFd ---- */
+
+static gchar *
+send_raw(MsTestDaemon *daemon, const gchar *raw, gsize len, const gchar *options, GError **error)
+{
+	g_autoptr(GError) error_parse = NULL;
+	GVariant *opts = g_variant_parse(G_VARIANT_TYPE_VARDICT, options, NULL, NULL, &error_parse);
+	g_autoptr(GVariant) ret = NULL;
+	gchar *path = NULL;
+
+	g_assert_no_error(error_parse);
+	ret = call_sync(daemon,
+			"/org/mail/Sender",
+			"org.mail.Sender",
+			"SendRaw",
+			g_variant_new("(@ay@a{sv})",
+				      g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, raw, len, 1),
+				      opts),
+			error);
+	if (ret == NULL)
+		return NULL;
+	g_variant_get(ret, "(o)", &path);
+	return path;
+}
+
+#define RAW_MESSAGE                                                                                \
+	"From: Raw Sender <raw@example.test>\n"                                                    \
+	"To: to@example.test\n"                                                                    \
+	"Cc: \"Doe, Jane\" <cc@example.test>\n"                                                    \
+	"Bcc: secret@example.test,\n"                                                              \
+	" other-secret@example.test\n"                                                             \
+	"Subject: raw\n"                                                                           \
+	"\n"                                                                                       \
+	"line one\n"                                                                               \
+	".leading dot\n"                                                                           \
+	"last line without newline"
+
+static void
+test_send_raw_recipients_from_headers(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autofree gchar *job = NULL;
+	MsTestMail *mail;
+	const gchar *rcpts[] = {"to@example.test",
+				"cc@example.test",
+				"secret@example.test",
+				"other-secret@example.test",
+				NULL};
+
+	g_assert_no_error(error);
+	conf = make_conf(server, "security=none\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	job = send_raw(daemon, RAW_MESSAGE, strlen(RAW_MESSAGE), "{}", &error);
+	g_assert_no_error(error);
+	g_assert_true(ms_test_signals_wait_finished(signals, job, WAIT_MS));
+	mails = ms_test_server_wait_for_messages(server, 1, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 1);
+	mail = g_ptr_array_index(mails, 0);
+	g_assert_cmpstrv(mail->rcpt_tos, rcpts);
+	g_assert_cmpstr(mail->mail_from, ==, "sender@example.test");
+	g_assert_false(bytes_contain(mail->eml, "secret"));
+	g_assert_false(bytes_contain(mail->eml, "Bcc"));
+	g_assert_true(bytes_contain(mail->eml, "From: Raw Sender <raw@example.test>\r\n"));
+	g_assert_true(bytes_contain(mail->eml, "\r\nDate: "));
+	g_assert_true(bytes_contain(mail->eml, "\r\nMessage-ID: <"));
+	g_assert_true(
+	    bytes_contain(mail->eml,
+			  "\r\n\r\nline one\r\n.leading dot\r\nlast line without newline"));
+}
+
+static void
+test_send_raw_fd_explicit_recipients(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autoptr(GUnixFDList) fds = g_unix_fd_list_new();
+	g_autoptr(GVariant) ret = NULL;
+	g_autofree gchar *path = NULL;
+	g_autofree gchar *tmpname = NULL;
+	MsTestMail *mail;
+	const gchar *rcpts[] = {"only@example.test", NULL};
+	gint fd;
+
+	g_assert_no_error(error);
+	conf = make_conf(server, "security=none\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	fd = g_file_open_tmp("ms-raw-XXXXXX", &tmpname, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(write(fd, RAW_MESSAGE, strlen(RAW_MESSAGE)),
+			==,
+			(gssize)strlen(RAW_MESSAGE));
+	g_assert_cmpint(lseek(fd, 0, SEEK_SET), ==, 0);
+	g_unix_fd_list_append(fds, fd, &error);
+	g_assert_no_error(error);
+	close(fd);
+	g_unlink(tmpname);
+	ret = g_dbus_connection_call_with_unix_fd_list_sync(
+	    ms_test_daemon_get_bus(daemon),
+	    "org.mail.Sender",
+	    "/org/mail/Sender",
+	    "org.mail.Sender",
+	    "SendRawFd",
+	    g_variant_new_parsed(
+		"(@h 0, {'to': <['only@example.test']>, 'from': <'env@example.test'>})"),
+	    G_VARIANT_TYPE("(o)"),
+	    G_DBUS_CALL_FLAGS_NONE,
+	    WAIT_MS,
+	    fds,
+	    NULL,
+	    NULL,
+	    &error);
+	g_assert_no_error(error);
+	g_variant_get(ret, "(o)", &path);
+	g_assert_true(ms_test_signals_wait_finished(signals, path, WAIT_MS));
+	mails = ms_test_server_wait_for_messages(server, 1, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 1);
+	mail = g_ptr_array_index(mails, 0);
+	/* explicit recipients: the headers do not add any */
+	g_assert_cmpstrv(mail->rcpt_tos, rcpts);
+	g_assert_cmpstr(mail->mail_from, ==, "env@example.test");
+	g_assert_false(bytes_contain(mail->eml, "Bcc"));
+}
+
+static void
+test_send_raw_refused(void)
+{
+	struct {
+		const gchar *raw;
+		gsize len;
+		const gchar *options;
+	} cases[] = {
+	    {"just some text without headers\n", 31, "{}"},
+	    {"Subject: no separator and no body", 33, "{}"},
+	    {"To: a@example.test\n\nnul\0byte", 28, "{}"},
+	    {"Subject: no recipient\n\nbody\n", 28, "{}"},
+	    {"To: a@example.test\n\nbody\n", 25, "{'to': <['bad address']>}"},
+	    {"", 0, "{}"},
+	};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+
+	g_assert_no_error(error);
+	conf = make_conf(server, "security=none\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GError) error_local = NULL;
+		g_autofree gchar *job =
+		    send_raw(daemon, cases[i].raw, cases[i].len, cases[i].options, &error_local);
+		g_autofree gchar *remote = NULL;
+
+		g_test_message("case %u", i);
+		g_assert_null(job);
+		remote = g_dbus_error_get_remote_error(error_local);
+		g_assert_cmpstr(remote, ==, "org.mail.Sender.Error.InvalidMessage");
+	}
+	g_assert_cmpuint(count_files(ms_test_daemon_get_spool_dir(daemon)), ==, 0);
+	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1563,5 +1740,10 @@ main(int argc, char **argv)
 			test_notify_critical_never_merged);
 	g_test_add_func("/mail-sender/daemon/notify-without-notify-to",
 			test_notify_without_notify_to);
+	g_test_add_func("/mail-sender/daemon/send-raw-recipients-from-headers",
+			test_send_raw_recipients_from_headers);
+	g_test_add_func("/mail-sender/daemon/send-raw-fd-explicit-recipients",
+			test_send_raw_fd_explicit_recipients);
+	g_test_add_func("/mail-sender/daemon/send-raw-refused", test_send_raw_refused);
 	return g_test_run();
 }
