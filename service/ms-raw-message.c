@@ -523,17 +523,33 @@ ms_raw_message_set_message_id(MsRawMessage *self, const gchar *message_id)
 		self->message_id = g_strdup_printf("<%s>", message_id);
 }
 
-/* appends [start, end) with every line end as CRLF, and a CRLF after a last line without one;
- * the lines were checked by the parser, so each search ends at a line end */
+/* copies len octets into out at *n; out was sized from the parser's count, so it only grows if
+ * that count were wrong, and a miscount can never write past its end */
 static void
-ms_raw_message_append_normalized(GByteArray *out, const guint8 *data, gsize start, gsize end)
+ms_raw_message_write(GByteArray *out, gsize *n, const guint8 *data, gsize len)
+{
+	if (*n + len > out->len)
+		g_byte_array_set_size(out, (guint)(*n + len));
+	memcpy(out->data + *n, data, len);
+	*n += len;
+}
+
+/* copies [start, end) into out at *n with every line end as CRLF, and a CRLF after a last line
+ * without one; the parser checked the lines, so each search ends at a line end. Writing into
+ * the preallocated array instead of appending keeps 50 MiB of short lines fast */
+static void
+ms_raw_message_write_normalized(GByteArray *out,
+				gsize *n,
+				const guint8 *data,
+				gsize start,
+				gsize end)
 {
 	for (gsize pos = start; pos < end;) {
 		gsize eol_len = 0;
 		gsize eol = ms_raw_message_find_eol(data, end, pos, &eol_len);
 
-		g_byte_array_append(out, data + pos, eol - pos);
-		g_byte_array_append(out, (const guint8 *)"\r\n", 2);
+		ms_raw_message_write(out, n, data + pos, eol - pos);
+		ms_raw_message_write(out, n, (const guint8 *)"\r\n", 2);
 		pos = eol + eol_len;
 	}
 }
@@ -609,7 +625,8 @@ ms_raw_message_to_bytes(MsRawMessage *self, const gchar *default_from, GError **
 {
 	g_autoptr(GString) missing = g_string_new(NULL);
 	g_autoptr(GByteArray) out = NULL;
-	gsize size;
+	guint size;
+	gsize n = 0;
 
 	g_return_val_if_fail(self != NULL, NULL);
 	g_return_val_if_fail(error == NULL || *error == NULL, NULL);
@@ -617,20 +634,23 @@ ms_raw_message_to_bytes(MsRawMessage *self, const gchar *default_from, GError **
 	if (!ms_raw_message_missing_fields(self, default_from, missing, error))
 		return NULL;
 
-	/* allocated once: Bcc fields only make it smaller, the separator may be added */
-	size = self->len + self->extra + missing->len + 2;
-	out = g_byte_array_sized_new((guint)MIN(size, (gsize)G_MAXUINT));
+	/* allocated once: Bcc fields only make it smaller, the separator may be added; the parser
+	 * refused inputs over MS_RAW_MESSAGE_SIZE_MAX, so this fits in a guint */
+	size = (guint)(self->len + self->extra + missing->len + 2);
+	out = g_byte_array_sized_new(size);
+	g_byte_array_set_size(out, size);
 	for (guint i = 0; i < self->fields->len; i++) {
 		const MsRawMessageField *field = &g_array_index(self->fields, MsRawMessageField, i);
 
 		/* with its continuation lines */
 		if (ms_raw_message_field_is(self, field, "Bcc"))
 			continue;
-		ms_raw_message_append_normalized(out, self->data, field->start, field->end);
+		ms_raw_message_write_normalized(out, &n, self->data, field->start, field->end);
 	}
-	g_byte_array_append(out, (const guint8 *)missing->str, missing->len);
-	g_byte_array_append(out, (const guint8 *)"\r\n", 2);
-	ms_raw_message_append_normalized(out, self->data, self->body_start, self->len);
+	ms_raw_message_write(out, &n, (const guint8 *)missing->str, missing->len);
+	ms_raw_message_write(out, &n, (const guint8 *)"\r\n", 2);
+	ms_raw_message_write_normalized(out, &n, self->data, self->body_start, self->len);
+	g_byte_array_set_size(out, n);
 	return g_byte_array_free_to_bytes(g_steal_pointer(&out));
 }
 
