@@ -131,6 +131,15 @@ ms_tls_policy_apply(MsTlsPolicy *self, GTlsClientConnection *conn)
 	g_return_if_fail(MS_IS_TLS_POLICY(self));
 	g_return_if_fail(G_IS_TLS_CLIENT_CONNECTION(conn));
 
+	/* glib-networking resumes TLS sessions per server, across connections: a session that
+	 * one account's pin or tls-verify=false accepted could then be resumed by another
+	 * account without a certificate check. Newer glib-networking can turn resumption off
+	 * (the property is glib-networking's, not GIO's); 2.74 cannot, so
+	 * ms_tls_policy_check_peer() checks the certificate again after every handshake. */
+	if (g_object_class_find_property(G_OBJECT_GET_CLASS(conn), "session-resumption-enabled") !=
+	    NULL)
+		g_object_set(conn, "session-resumption-enabled", FALSE, NULL);
+
 	/* without a database every certificate gets UNKNOWN_CA, so a pinned one always goes
 	 * through accept-certificate, even when a trusted CA signed it */
 	if (ms_account_get_tls_fingerprint(self->account) != NULL)
@@ -316,19 +325,58 @@ gboolean
 ms_tls_policy_check_peer(MsTlsPolicy *self, GTlsConnection *conn, GError **error)
 {
 	GTlsCertificate *cert;
+	GTlsDatabase *database;
+	GTlsCertificateFlags errors;
+	g_autoptr(GSocketConnectable) identity = NULL;
+	g_autoptr(GError) error_local = NULL;
 
 	g_return_val_if_fail(MS_IS_TLS_POLICY(self), FALSE);
 	g_return_val_if_fail(G_IS_TLS_CONNECTION(conn), FALSE);
 
-	if (ms_account_get_tls_fingerprint(self->account) == NULL)
-		return TRUE;
-
-	/* accept-certificate already decided; this only guards against a backend that skipped it */
+	/* accept-certificate decides during a full handshake, but glib-networking also resumes
+	 * sessions that another account's pin or tls-verify=false accepted, and then nothing
+	 * is checked: so the certificate is checked here again, with this account's rules,
+	 * after every handshake */
 	cert = g_tls_connection_get_peer_certificate(conn);
-	if (ms_tls_policy_matches_pin(self, cert))
+	if (ms_account_get_tls_fingerprint(self->account) != NULL) {
+		if (ms_tls_policy_matches_pin(self, cert))
+			return TRUE;
+		g_propagate_error(error, ms_tls_policy_certificate_error(self, cert, 0, TRUE));
+		return FALSE;
+	}
+	if (!ms_account_get_tls_verify(self->account))
 		return TRUE;
-	g_propagate_error(error, ms_tls_policy_certificate_error(self, cert, 0, TRUE));
-	return FALSE;
+	if (cert == NULL) {
+		g_propagate_error(error,
+				  ms_tls_policy_certificate_error(self,
+								  NULL,
+								  G_TLS_CERTIFICATE_GENERIC_ERROR,
+								  FALSE));
+		return FALSE;
+	}
+	database = self->database != NULL
+		       ? self->database
+		       : g_tls_backend_get_default_database(g_tls_backend_get_default());
+	identity = g_network_address_new(ms_account_get_host(self->account),
+					 ms_account_get_port(self->account));
+	errors = g_tls_database_verify_chain(database,
+					     cert,
+					     G_TLS_DATABASE_PURPOSE_AUTHENTICATE_SERVER,
+					     identity,
+					     NULL,
+					     G_TLS_DATABASE_VERIFY_NONE,
+					     NULL,
+					     &error_local);
+	if (self->database == NULL)
+		g_object_unref(database);
+	if (error_local != NULL)
+		errors |= G_TLS_CERTIFICATE_GENERIC_ERROR;
+	if (errors != 0) {
+		g_propagate_error(error,
+				  ms_tls_policy_certificate_error(self, cert, errors, FALSE));
+		return FALSE;
+	}
+	return TRUE;
 }
 
 /* GLib's messages end in a period, which reads badly before our advice */

@@ -1690,6 +1690,46 @@ test_send_raw_refused(void)
 	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 0);
 }
 
+/* a session accepted through one account's pin must not let another account, which does not
+ * trust that certificate, resume it without a check */
+static void
+test_no_tls_resumption_across_accounts(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server =
+	    ms_test_server_start_with_cert("implicit-tls", "selfsigned", NULL, &error);
+	g_autofree gchar *pin = cert_sha256("selfsigned.pem");
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	const gchar *order[] = {"strict", "pinned", "strict"};
+	const gchar *expected[] = {"Failed org.mail.Sender.Error.Tls ",
+				   "Sent 250",
+				   "Failed org.mail.Sender.Error.Tls "};
+
+	g_assert_no_error(error);
+	conf = g_strdup_printf("[account strict]\nhost=127.0.0.1\nport=%u\nsecurity=tls\n"
+			       "from=s@example.test\nmax-attempts=1\n\n"
+			       "[account pinned]\nhost=127.0.0.1\nport=%u\nsecurity=tls\n"
+			       "from=p@example.test\nmax-attempts=1\ntls-fingerprint=%s\n",
+			       ms_test_server_get_port(server),
+			       ms_test_server_get_port(server),
+			       pin);
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	for (guint i = 0; i < G_N_ELEMENTS(order); i++) {
+		g_autofree gchar *options = g_strdup_printf("{'account': <'%s'>}", order[i]);
+		g_autofree gchar *job = send_text(daemon, SIMPLE_MESSAGE, options, &error);
+		g_assert_no_error(error);
+		g_assert_true(ms_test_signals_wait_finished(signals, job, WAIT_MS));
+		g_test_message("%s: %s", order[i], ms_test_signals_get_result(signals, job));
+		g_assert_true(
+		    g_str_has_prefix(ms_test_signals_get_result(signals, job), expected[i]));
+	}
+	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1745,5 +1785,7 @@ main(int argc, char **argv)
 	g_test_add_func("/mail-sender/daemon/send-raw-fd-explicit-recipients",
 			test_send_raw_fd_explicit_recipients);
 	g_test_add_func("/mail-sender/daemon/send-raw-refused", test_send_raw_refused);
+	g_test_add_func("/mail-sender/daemon/no-tls-resumption-across-accounts",
+			test_no_tls_resumption_across_accounts);
 	return g_test_run();
 }
