@@ -2,15 +2,28 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <glib/gi18n.h>
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
 
 #include "ms-authority.h"
+#include "ms-config.h"
 #include "ms-error.h"
+
+/* rate-limit counts messages over a sliding window of this length */
+#define MS_AUTHORITY_RATE_WINDOW_USEC (60 * G_USEC_PER_SEC)
+
+/* NSS entries of big groups can be long; getgrgid_r() says ERANGE and we grow up to this */
+#define MS_AUTHORITY_NSS_BUFFER_MAX (1024 * 1024)
 
 struct _MsAuthority {
 	GObject parent_instance;
 	GDBusConnection *connection;
 	gboolean system_bus;
+	gchar *accounts_path;
+	GHashTable *rate; /* "uid:account" -> GArray of gint64, monotonic times of messages */
 };
 
 G_DEFINE_TYPE(MsAuthority, ms_authority, G_TYPE_OBJECT)
@@ -24,26 +37,286 @@ ms_caller_free(MsCaller *caller)
 	g_free(caller);
 }
 
-static void
-ms_authority_uid_cb(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	g_autoptr(GTask) task = G_TASK(user_data);
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GVariant) ret =
-	    g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, &error);
-	g_autoptr(MsCaller) caller = g_new0(MsCaller, 1);
+/* what one check needs, copied so that the NSS lookups can run in a worker thread */
+typedef struct {
+	gchar *sender;
+	gchar *account_name;
+	gchar *accounts_path;
+	GStrv allowed_users;
+	GStrv allowed_groups;
+	gboolean system_bus;
+	guint32 uid;
+	GArray *gids; /* guint32, as the bus reports them; NULL if it did not */
+} MsAuthorityHelper;
 
-	if (ret == NULL) {
-		g_task_return_new_error(task,
-					MS_ERROR,
-					MS_ERROR_NOT_AUTHORIZED,
-					_("Cannot identify the caller: %s"),
-					error->message);
+static void
+ms_authority_helper_free(MsAuthorityHelper *helper)
+{
+	g_free(helper->sender);
+	g_free(helper->account_name);
+	g_free(helper->accounts_path);
+	g_strfreev(helper->allowed_users);
+	g_strfreev(helper->allowed_groups);
+	if (helper->gids != NULL)
+		g_array_unref(helper->gids);
+	g_free(helper);
+}
+
+/* ---- user and group names (NSS: may block, so only called in the worker thread) ---- */
+
+static gchar *
+ms_authority_user_name(guint32 uid, gid_t *gid)
+{
+	struct passwd pwd;
+	struct passwd *result = NULL;
+	g_autofree gchar *buf = NULL;
+
+	for (gsize size = 4096; size <= MS_AUTHORITY_NSS_BUFFER_MAX; size *= 2) {
+		gint rc;
+		g_free(buf);
+		buf = g_malloc(size);
+		rc = getpwuid_r((uid_t)uid, &pwd, buf, size, &result);
+		if (rc == ERANGE)
+			continue;
+		if (rc != 0 || result == NULL)
+			return NULL;
+		*gid = result->pw_gid;
+		return g_strdup(result->pw_name);
+	}
+	return NULL;
+}
+
+static gchar *
+ms_authority_group_name(guint32 gid)
+{
+	struct group grp;
+	struct group *result = NULL;
+	g_autofree gchar *buf = NULL;
+
+	for (gsize size = 4096; size <= MS_AUTHORITY_NSS_BUFFER_MAX; size *= 2) {
+		gint rc;
+		g_free(buf);
+		buf = g_malloc(size);
+		rc = getgrgid_r((gid_t)gid, &grp, buf, size, &result);
+		if (rc == ERANGE)
+			continue;
+		if (rc != 0 || result == NULL)
+			return NULL;
+		return g_strdup(result->gr_name);
+	}
+	return NULL;
+}
+
+/* without UnixGroupIDs from the bus: the groups the user database gives the user */
+static GArray *
+ms_authority_user_groups(const gchar *user_name, gid_t primary)
+{
+	GArray *gids = g_array_new(FALSE, FALSE, sizeof(guint32));
+	gint n = 64;
+	g_autofree gid_t *list = NULL;
+
+	for (guint tries = 0; tries < 8; tries++) {
+		gint n_got = n;
+		g_free(list);
+		list = g_new(gid_t, n);
+		if (getgrouplist(user_name, primary, list, &n_got) >= 0) {
+			for (gint i = 0; i < n_got; i++) {
+				guint32 gid = list[i];
+				g_array_append_val(gids, gid);
+			}
+			return gids;
+		}
+		n = MAX(n_got, n * 2);
+	}
+	return gids;
+}
+
+static gboolean
+ms_authority_in_allowed_group(MsAuthorityHelper *helper, const gchar *user_name, gid_t primary)
+{
+	g_autoptr(GArray) gids = NULL;
+
+	if (helper->allowed_groups == NULL || helper->allowed_groups[0] == NULL)
+		return FALSE;
+	if (helper->gids != NULL)
+		gids = g_array_ref(helper->gids);
+	else if (user_name != NULL)
+		gids = ms_authority_user_groups(user_name, primary);
+	else
+		return FALSE;
+	for (guint i = 0; i < gids->len; i++) {
+		g_autofree gchar *name = ms_authority_group_name(g_array_index(gids, guint32, i));
+		if (name != NULL &&
+		    g_strv_contains((const gchar *const *)helper->allowed_groups, name))
+			return TRUE;
+	}
+	return FALSE;
+}
+
+static void
+ms_authority_decide_thread(GTask *task,
+			   gpointer source_object,
+			   gpointer task_data,
+			   GCancellable *cancellable)
+{
+	MsAuthorityHelper *helper = task_data;
+	g_autoptr(MsCaller) caller = g_new0(MsCaller, 1);
+	g_autofree gchar *name = NULL;
+	gid_t primary = (gid_t)-1;
+
+	caller->uid = helper->uid;
+	name = ms_authority_user_name(helper->uid, &primary);
+	caller->user_name = name != NULL ? g_strdup(name) : g_strdup_printf("uid %u", helper->uid);
+
+	/* the session bus is the user's own; root owns the machine anyway */
+	if (!helper->system_bus || helper->uid == 0) {
+		g_task_return_pointer(task,
+				      g_steal_pointer(&caller),
+				      (GDestroyNotify)ms_caller_free);
 		return;
 	}
-	g_variant_get(ret, "(u)", &caller->uid);
-	caller->user_name = g_strdup_printf("uid %u", caller->uid);
-	g_task_return_pointer(task, g_steal_pointer(&caller), (GDestroyNotify)ms_caller_free);
+	if ((name != NULL && helper->allowed_users != NULL &&
+	     g_strv_contains((const gchar *const *)helper->allowed_users, name)) ||
+	    ms_authority_in_allowed_group(helper, name, primary)) {
+		g_debug("%s (%s) may use account '%s'",
+			helper->sender,
+			caller->user_name,
+			helper->account_name);
+		g_task_return_pointer(task,
+				      g_steal_pointer(&caller),
+				      (GDestroyNotify)ms_caller_free);
+		return;
+	}
+
+	g_info("refused %s (%s, uid %u): not allowed to use account '%s'",
+	       helper->sender,
+	       caller->user_name,
+	       helper->uid,
+	       helper->account_name);
+	if (name == NULL) {
+		g_task_return_new_error(
+		    task,
+		    MS_ERROR,
+		    MS_ERROR_NOT_AUTHORIZED,
+		    _("The caller's uid %u has no user name, and none of its groups may send "
+		      "through account '%s': add one to allowed-groups in %s"),
+		    helper->uid,
+		    helper->account_name,
+		    helper->accounts_path);
+		return;
+	}
+	g_task_return_new_error(task,
+				MS_ERROR,
+				MS_ERROR_NOT_AUTHORIZED,
+				_("User '%s' may not send through account '%s': add it to "
+				  "allowed-users or allowed-groups in %s"),
+				name,
+				helper->account_name,
+				helper->accounts_path);
+}
+
+/* ---- asking the bus who called ---- */
+
+static void
+ms_authority_decide(GTask *task_owned)
+{
+	g_autoptr(GTask) task = task_owned;
+	g_task_run_in_thread(task, ms_authority_decide_thread);
+}
+
+static void
+ms_authority_return_unknown_caller(GTask *task_owned, GError *error_local)
+{
+	g_autoptr(GTask) task = task_owned;
+	g_autoptr(GError) error = error_local;
+
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+		g_task_return_error(task, g_steal_pointer(&error));
+		return;
+	}
+	g_dbus_error_strip_remote_error(error);
+	g_task_return_new_error(task,
+				MS_ERROR,
+				MS_ERROR_NOT_AUTHORIZED,
+				_("Cannot identify the caller: %s"),
+				error->message);
+}
+
+static void
+ms_authority_unix_user_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GTask) task = G_TASK(user_data);
+	MsAuthorityHelper *helper = g_task_get_task_data(task);
+	GError *error = NULL;
+	g_autoptr(GVariant) ret =
+	    g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, &error);
+
+	if (ret == NULL) {
+		ms_authority_return_unknown_caller(g_steal_pointer(&task), error);
+		return;
+	}
+	g_variant_get(ret, "(u)", &helper->uid);
+	ms_authority_decide(g_steal_pointer(&task));
+}
+
+/* buses older than D-Bus 1.7 have no GetConnectionCredentials */
+static void
+ms_authority_ask_unix_user(GTask *task_owned)
+{
+	g_autoptr(GTask) task = task_owned;
+	MsAuthority *self = g_task_get_source_object(task);
+	MsAuthorityHelper *helper = g_task_get_task_data(task);
+	GCancellable *cancellable = g_task_get_cancellable(task);
+
+	g_dbus_connection_call(self->connection,
+			       "org.freedesktop.DBus",
+			       "/org/freedesktop/DBus",
+			       "org.freedesktop.DBus",
+			       "GetConnectionUnixUser",
+			       g_variant_new("(s)", helper->sender),
+			       G_VARIANT_TYPE("(u)"),
+			       G_DBUS_CALL_FLAGS_NONE,
+			       -1,
+			       cancellable,
+			       ms_authority_unix_user_cb,
+			       g_steal_pointer(&task));
+}
+
+static void
+ms_authority_credentials_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GTask) task = G_TASK(user_data);
+	MsAuthorityHelper *helper = g_task_get_task_data(task);
+	GError *error = NULL;
+	g_autoptr(GVariant) ret =
+	    g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, &error);
+	g_autoptr(GVariant) dict = NULL;
+	g_autoptr(GVariant) gids = NULL;
+
+	if (ret == NULL) {
+		if (g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD)) {
+			g_error_free(error);
+			ms_authority_ask_unix_user(g_steal_pointer(&task));
+			return;
+		}
+		ms_authority_return_unknown_caller(g_steal_pointer(&task), error);
+		return;
+	}
+	dict = g_variant_get_child_value(ret, 0);
+	if (!g_variant_lookup(dict, "UnixUserID", "u", &helper->uid)) {
+		ms_authority_ask_unix_user(g_steal_pointer(&task));
+		return;
+	}
+	/* the process's real groups, supplementary ones included (SO_PEERGROUPS); without them
+	 * the worker asks the user database */
+	gids = g_variant_lookup_value(dict, "UnixGroupIDs", G_VARIANT_TYPE("au"));
+	if (gids != NULL) {
+		gsize n = 0;
+		const guint32 *values = g_variant_get_fixed_array(gids, &n, sizeof(guint32));
+		helper->gids = g_array_sized_new(FALSE, FALSE, sizeof(guint32), n);
+		g_array_append_vals(helper->gids, values, n);
+	}
+	ms_authority_decide(g_steal_pointer(&task));
 }
 
 void
@@ -55,23 +328,35 @@ ms_authority_check_async(MsAuthority *self,
 			 gpointer user_data)
 {
 	g_autoptr(GTask) task = NULL;
+	MsAuthorityHelper *helper;
 
 	g_return_if_fail(MS_IS_AUTHORITY(self));
+	g_return_if_fail(sender != NULL);
 	g_return_if_fail(MS_IS_ACCOUNT(account));
 
 	task = g_task_new(self, cancellable, callback, user_data);
 	g_task_set_source_tag(task, ms_authority_check_async);
+	helper = g_new0(MsAuthorityHelper, 1);
+	helper->sender = g_strdup(sender);
+	helper->account_name = g_strdup(ms_account_get_name(account));
+	helper->accounts_path = g_strdup(self->accounts_path);
+	helper->allowed_users = g_strdupv((gchar **)ms_account_get_allowed_users(account));
+	helper->allowed_groups = g_strdupv((gchar **)ms_account_get_allowed_groups(account));
+	helper->system_bus = self->system_bus;
+	g_task_set_task_data(task, helper, (GDestroyNotify)ms_authority_helper_free);
+
+	/* the bus knows the peer from the socket (SO_PEERCRED); nothing in the message counts */
 	g_dbus_connection_call(self->connection,
 			       "org.freedesktop.DBus",
 			       "/org/freedesktop/DBus",
 			       "org.freedesktop.DBus",
-			       "GetConnectionUnixUser",
+			       "GetConnectionCredentials",
 			       g_variant_new("(s)", sender),
-			       G_VARIANT_TYPE("(u)"),
+			       G_VARIANT_TYPE("(a{sv})"),
 			       G_DBUS_CALL_FLAGS_NONE,
 			       -1,
 			       cancellable,
-			       ms_authority_uid_cb,
+			       ms_authority_credentials_cb,
 			       g_steal_pointer(&task));
 }
 
@@ -82,14 +367,92 @@ ms_authority_check_finish(MsAuthority *self, GAsyncResult *res, GError **error)
 	return g_task_propagate_pointer(G_TASK(res), error);
 }
 
+/* ---- rate limit ---- */
+
+/* drops the times that left the window; TRUE if none is left */
+static gboolean
+ms_authority_rate_prune(GArray *times, gint64 now)
+{
+	guint expired = 0;
+
+	while (expired < times->len &&
+	       g_array_index(times, gint64, expired) <= now - MS_AUTHORITY_RATE_WINDOW_USEC)
+		expired++;
+	if (expired > 0)
+		g_array_remove_range(times, 0, expired);
+	return times->len == 0;
+}
+
+static gboolean
+ms_authority_rate_prune_cb(gpointer key, gpointer value, gpointer user_data)
+{
+	return ms_authority_rate_prune(value, *(gint64 *)user_data);
+}
+
 gboolean
 ms_authority_take_rate_token(MsAuthority *self,
 			     MsCaller *caller,
 			     MsAccount *account,
 			     GError **error)
 {
+	guint limit;
+	gint64 now;
+	g_autofree gchar *key = NULL;
+	GArray *times;
+
 	g_return_val_if_fail(MS_IS_AUTHORITY(self), FALSE);
+	g_return_val_if_fail(caller != NULL, FALSE);
+	g_return_val_if_fail(MS_IS_ACCOUNT(account), FALSE);
+
+	limit = ms_account_get_rate_limit(account);
+	if (!self->system_bus || limit == 0 || caller->uid == 0)
+		return TRUE;
+
+	/* forget callers that have been quiet for a minute, so the table stays small */
+	now = g_get_monotonic_time();
+	g_hash_table_foreach_remove(self->rate, ms_authority_rate_prune_cb, &now);
+
+	key = g_strdup_printf("%u:%s", caller->uid, ms_account_get_name(account));
+	times = g_hash_table_lookup(self->rate, key);
+	if (times == NULL) {
+		times = g_array_new(FALSE, FALSE, sizeof(gint64));
+		g_hash_table_insert(self->rate, g_strdup(key), times);
+	}
+	if (times->len >= limit) {
+		gint64 oldest = g_array_index(times, gint64, 0);
+		gint64 wait = oldest + MS_AUTHORITY_RATE_WINDOW_USEC - now;
+		guint wait_s = (guint)((wait + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC);
+
+		g_info("rate limit: %s (uid %u) for account '%s'",
+		       caller->user_name,
+		       caller->uid,
+		       ms_account_get_name(account));
+		g_set_error(error,
+			    MS_ERROR,
+			    MS_ERROR_RATE_LIMITED,
+			    g_dngettext(GETTEXT_PACKAGE,
+					"Account '%s' takes at most %u message per minute from "
+					"user '%s' (rate-limit): try again in %u s",
+					"Account '%s' takes at most %u messages per minute from "
+					"user '%s' (rate-limit): try again in %u s",
+					limit),
+			    ms_account_get_name(account),
+			    limit,
+			    caller->user_name,
+			    MAX(wait_s, 1));
+		return FALSE;
+	}
+	g_array_append_val(times, now);
 	return TRUE;
+}
+
+void
+ms_authority_set_accounts_path(MsAuthority *self, const gchar *path)
+{
+	g_return_if_fail(MS_IS_AUTHORITY(self));
+	g_return_if_fail(path != NULL);
+	g_free(self->accounts_path);
+	self->accounts_path = g_strdup(path);
 }
 
 MsAuthority *
@@ -101,12 +464,15 @@ ms_authority_new(GDBusConnection *connection, gboolean system_bus)
 	self = g_object_new(MS_TYPE_AUTHORITY, NULL);
 	self->connection = g_object_ref(connection);
 	self->system_bus = system_bus;
+	self->accounts_path = ms_config_default_path(system_bus);
 	return self;
 }
 
 static void
 ms_authority_init(MsAuthority *self)
 {
+	self->rate =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_array_unref);
 }
 
 static void
@@ -119,9 +485,20 @@ ms_authority_dispose(GObject *object)
 }
 
 static void
+ms_authority_finalize(GObject *object)
+{
+	MsAuthority *self = MS_AUTHORITY(object);
+
+	g_free(self->accounts_path);
+	g_hash_table_unref(self->rate);
+	G_OBJECT_CLASS(ms_authority_parent_class)->finalize(object);
+}
+
+static void
 ms_authority_class_init(MsAuthorityClass *klass)
 {
 	GObjectClass *object_class = G_OBJECT_CLASS(klass);
 
 	object_class->dispose = ms_authority_dispose;
+	object_class->finalize = ms_authority_finalize;
 }

@@ -26,6 +26,10 @@ G_DECLARE_FINAL_TYPE(MsAuthority, ms_authority, MS, AUTHORITY, GObject)
 
 MsAuthority *
 ms_authority_new(GDBusConnection *connection, gboolean system_bus);
+/* the accounts file that refusals tell the admin to edit; default: the bus's default path
+ * (ms_config_default_path()) */
+void
+ms_authority_set_accounts_path(MsAuthority *self, const gchar *path);
 /* MS_ERROR_NOT_AUTHORIZED when the caller may not use the account */
 void
 ms_authority_check_async(MsAuthority *self,
@@ -37,8 +41,10 @@ ms_authority_check_async(MsAuthority *self,
 MsCaller *
 ms_authority_check_finish(MsAuthority *self, GAsyncResult *res, GError **error);
 
-/* counts one message of caller for the account's rate-limit (messages per minute, per uid;
- * root is not limited); MS_ERROR_RATE_LIMITED when over it, and nothing is counted then */
+/* counts one message of caller for the account's rate-limit (messages per minute, per uid,
+ * over a sliding 60 s window); MS_ERROR_RATE_LIMITED when over it, and nothing is counted
+ * then. Only on the system bus, and root is not limited: on the session bus every caller is
+ * the same user, and the queue already paces delivery to rate-limit for everyone. */
 gboolean
 ms_authority_take_rate_token(MsAuthority *self,
 			     MsCaller *caller,

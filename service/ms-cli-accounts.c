@@ -29,7 +29,11 @@ ms_cli_accounts_print_settings(GVariant *settings)
 		g_autoptr(GVariant) value = g_variant_lookup_value(settings, name, NULL);
 		g_autofree gchar *text = ms_cli_format_value(value);
 
-		g_print("  %s: %s\n", name, text);
+		/* no trailing blank after an empty value */
+		if (text[0] == '\0')
+			g_print("  %s:\n", name);
+		else
+			g_print("  %s: %s\n", name, text);
 	}
 }
 

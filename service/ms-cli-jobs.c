@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "ms-cli.h"
 
@@ -84,20 +85,21 @@ gint
 ms_cli_jobs(gint argc, gchar **argv)
 {
 	MsCliBusOptions bus_opts = {FALSE};
-	g_autoptr(GOptionContext) context =
-	    ms_cli_option_context_new(NULL,
-				      N_("List the jobs: unfinished ones, and those finished in the "
-					 "last 10 minutes."),
-				      N_("Columns: the job's id (its object path is "
-					 "/org/mail/Sender/Job/ID), state,\n"
-					 "delivery attempts, recipients, and the last error.\n"
-					 "\n"
-					 "Exit status: 0 success, 1 failure, 2 usage error."),
-				      &bus_opts);
+	g_autoptr(GOptionContext) context = ms_cli_option_context_new(
+	    NULL,
+	    N_("List the jobs: unfinished ones, and those finished in the "
+	       "last 10 minutes."),
+	    N_("Columns: the job's id (its object path is "
+	       "/org/mail/Sender/Job/ID), state,\n"
+	       "delivery attempts, recipients, and the last error.\n"
+	       "\n"
+	       "Exit status: 0 success, 1 failure, 2 usage error."),
+	    &bus_opts);
 	g_autoptr(GDBusConnection) bus = NULL;
 	g_autoptr(GVariant) ret = NULL;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify)ms_cli_job_row_free);
+	g_autoptr(GPtrArray) rows =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)ms_cli_job_row_free);
 	g_autofree const gchar **paths = NULL;
 	const gchar *headers[] = {
 	    /* TRANSLATORS: table column headers of `mail-sender jobs` */
@@ -155,13 +157,14 @@ ms_cli_jobs(gint argc, gchar **argv)
 		g_autoptr(GString) line = g_string_new(NULL);
 
 		for (guint c = 0; c < G_N_ELEMENTS(headers); c++) {
-			const gchar *text = i == 0 ? _(headers[c])
-						   : ((MsCliJobRow *)g_ptr_array_index(rows, i - 1))
-							 ->columns[c];
+			const gchar *text =
+			    i == 0 ? _(headers[c])
+				   : ((MsCliJobRow *)g_ptr_array_index(rows, i - 1))->columns[c];
 			g_string_append(line, text);
 			/* the last column is not padded: it may be long */
 			if (c + 1 < G_N_ELEMENTS(headers)) {
-				for (glong pad = g_utf8_strlen(text, -1); pad < widths[c] + 2; pad++)
+				for (glong pad = g_utf8_strlen(text, -1); pad < widths[c] + 2;
+				     pad++)
 					g_string_append_c(line, ' ');
 			}
 		}
@@ -177,19 +180,19 @@ gint
 ms_cli_cancel(gint argc, gchar **argv)
 {
 	MsCliBusOptions bus_opts = {FALSE};
-	g_autoptr(GOptionContext) context =
-	    ms_cli_option_context_new(N_("JOB"),
-				      N_("Cancel a job that has not finished."),
-				      N_("JOB is the id `mail-sender jobs` shows, or the job's object "
-					 "path as `send` prints it.\n"
-					 "The job then fails with org.mail.Sender.Error.Cancelled; a "
-					 "transaction in flight\n"
-					 "is aborted, never completed.\n"
-					 "\n"
-					 "Exit status: 0 cancelled, 1 failure (for example, the job had "
-					 "already finished),\n"
-					 "2 usage error."),
-				      &bus_opts);
+	g_autoptr(GOptionContext) context = ms_cli_option_context_new(
+	    N_("JOB"),
+	    N_("Cancel a job that has not finished."),
+	    N_("JOB is the id `mail-sender jobs` shows, or the job's object "
+	       "path as `send` prints it.\n"
+	       "The job then fails with org.mail.Sender.Error.Cancelled; a "
+	       "transaction in flight\n"
+	       "is aborted, never completed.\n"
+	       "\n"
+	       "Exit status: 0 cancelled, 1 failure (for example, the job had "
+	       "already finished),\n"
+	       "2 usage error."),
+	    &bus_opts);
 	g_autoptr(GDBusConnection) bus = NULL;
 	g_autoptr(GVariant) ret = NULL;
 	g_autoptr(GError) error = NULL;

@@ -85,10 +85,13 @@ main(int argc, char **argv)
 	}
 	g_set_prgname(prgname != NULL ? prgname : "mail-sender");
 	summary = ms_cli_main_summary();
-	context = ms_cli_option_context_new(N_("COMMAND [OPTION…]"),
-					    NULL,
-					    N_("The command-line client of org.mail.Sender."),
-					    &bus_opts);
+	context = ms_cli_option_context_new(
+	    N_("COMMAND [OPTION…]"),
+	    NULL,
+	    N_("The command-line client of org.mail.Sender. Every command, sendmail\n"
+	       "included, talks to the user's service on the session bus unless\n"
+	       "--system is given."),
+	    &bus_opts);
 	g_option_context_set_summary(context, summary);
 	g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
 	/* the options after the command are the command's */

@@ -114,10 +114,7 @@ ms_cli_progress_deferred_line(MsCliProgress *self)
 }
 
 static void
-ms_cli_progress_on_progress(MsCliProgress *self,
-			    const gchar *stage,
-			    guint64 done,
-			    guint64 total)
+ms_cli_progress_on_progress(MsCliProgress *self, const gchar *stage, guint64 done, guint64 total)
 {
 	g_autofree gchar *line = NULL;
 
@@ -175,7 +172,8 @@ ms_cli_progress_handle(MsCliProgress *self, const gchar *member, GVariant *param
 			ms_cli_progress_on_progress(self, stage, done, total);
 		return;
 	}
-	if (g_str_equal(member, "Sent") && g_variant_is_of_type(parameters, G_VARIANT_TYPE("(os)"))) {
+	if (g_str_equal(member, "Sent") &&
+	    g_variant_is_of_type(parameters, G_VARIANT_TYPE("(os)"))) {
 		const gchar *reply = NULL;
 		g_autofree gchar *line = NULL;
 
@@ -216,8 +214,9 @@ ms_cli_progress_signal_cb(GDBusConnection *connection,
 	MsCliProgress *self = user_data;
 
 	if (self->job_path == NULL) {
-		g_ptr_array_add(self->early,
-				g_variant_ref_sink(g_variant_new("(s@*)", signal_name, parameters)));
+		g_ptr_array_add(
+		    self->early,
+		    g_variant_ref_sink(g_variant_new("(s@*)", signal_name, parameters)));
 		return;
 	}
 	ms_cli_progress_handle(self, signal_name, parameters);

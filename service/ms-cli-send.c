@@ -26,11 +26,7 @@ ms_cli_send_read_stdin(GError **error)
 	g_autoptr(GInputStream) in = g_unix_input_stream_new(STDIN_FILENO, FALSE);
 	g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable();
 
-	if (g_output_stream_splice(out,
-				   in,
-				   G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET,
-				   NULL,
-				   error) < 0) {
+	if (g_output_stream_splice(out, in, G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET, NULL, error) < 0) {
 		g_prefix_error(error, "%s", _("reading standard input: "));
 		return NULL;
 	}
@@ -308,18 +304,18 @@ ms_cli_send(gint argc, gchar **argv)
 	     NULL},
 	    {NULL},
 	};
-	g_autoptr(GOptionContext) context =
-	    ms_cli_option_context_new(NULL,
-				      N_("Compose a message and queue it for delivery."),
-				      N_("Prints the job's object path. With --wait it then follows "
-					 "the job, printing\n"
-					 "each stage (on a terminal, one updating progress line) and "
-					 "finally the\n"
-					 "server's reply.\n"
-					 "\n"
-					 "Exit status: 0 queued (or, with --wait, sent), 1 failed, "
-					 "2 usage error."),
-				      &bus_opts);
+	g_autoptr(GOptionContext) context = ms_cli_option_context_new(
+	    NULL,
+	    N_("Compose a message and queue it for delivery."),
+	    N_("Prints the job's object path. With --wait it then follows "
+	       "the job, printing\n"
+	       "each stage (on a terminal, one updating progress line) and "
+	       "finally the\n"
+	       "server's reply.\n"
+	       "\n"
+	       "Exit status: 0 queued (or, with --wait, sent), 1 failed, "
+	       "2 usage error."),
+	    &bus_opts);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GDBusConnection) bus = NULL;
 	g_autoptr(GUnixFDList) fd_list = g_unix_fd_list_new();
@@ -396,7 +392,10 @@ ms_cli_send(gint argc, gchar **argv)
 			}
 			g_variant_builder_add_value(&list, attachment);
 		}
-		g_variant_builder_add(&message, "{sv}", "attachments", g_variant_builder_end(&list));
+		g_variant_builder_add(&message,
+				      "{sv}",
+				      "attachments",
+				      g_variant_builder_end(&list));
 	}
 	g_variant_builder_init(&options, G_VARIANT_TYPE_VARDICT);
 	if (account != NULL)
@@ -413,40 +412,38 @@ ms_cli_send(gint argc, gchar **argv)
 		/* subscribed before the call, so that no signal of the new job is missed */
 		g_autoptr(MsCliProgress) progress = ms_cli_progress_new(bus, isatty(STDOUT_FILENO));
 
-		g_dbus_connection_call_with_unix_fd_list(bus,
-							 MS_CLI_BUS_NAME,
-							 MS_CLI_MANAGER_PATH,
-							 MS_CLI_MANAGER_IFACE,
-							 "Send",
-							 g_variant_new("(a{sv}a{sv})",
-								       &message,
-								       &options),
-							 G_VARIANT_TYPE("(o)"),
-							 G_DBUS_CALL_FLAGS_NONE,
-							 G_MAXINT,
-							 fd_list,
-							 NULL,
-							 ms_cli_send_reply_cb,
-							 progress);
+		g_dbus_connection_call_with_unix_fd_list(
+		    bus,
+		    MS_CLI_BUS_NAME,
+		    MS_CLI_MANAGER_PATH,
+		    MS_CLI_MANAGER_IFACE,
+		    "Send",
+		    g_variant_new("(a{sv}a{sv})", &message, &options),
+		    G_VARIANT_TYPE("(o)"),
+		    G_DBUS_CALL_FLAGS_NONE,
+		    G_MAXINT,
+		    fd_list,
+		    NULL,
+		    ms_cli_send_reply_cb,
+		    progress);
 		return ms_cli_progress_run(progress);
 	}
 
 	/* the daemon copies the attachments into its spool before it answers, however long */
-	ret = g_dbus_connection_call_with_unix_fd_list_sync(bus,
-							    MS_CLI_BUS_NAME,
-							    MS_CLI_MANAGER_PATH,
-							    MS_CLI_MANAGER_IFACE,
-							    "Send",
-							    g_variant_new("(a{sv}a{sv})",
-									  &message,
-									  &options),
-							    G_VARIANT_TYPE("(o)"),
-							    G_DBUS_CALL_FLAGS_NONE,
-							    G_MAXINT,
-							    fd_list,
-							    NULL,
-							    NULL,
-							    &error);
+	ret = g_dbus_connection_call_with_unix_fd_list_sync(
+	    bus,
+	    MS_CLI_BUS_NAME,
+	    MS_CLI_MANAGER_PATH,
+	    MS_CLI_MANAGER_IFACE,
+	    "Send",
+	    g_variant_new("(a{sv}a{sv})", &message, &options),
+	    G_VARIANT_TYPE("(o)"),
+	    G_DBUS_CALL_FLAGS_NONE,
+	    G_MAXINT,
+	    fd_list,
+	    NULL,
+	    NULL,
+	    &error);
 	if (ret == NULL) {
 		ms_cli_print_error(error);
 		return MS_CLI_EXIT_FAILED;

@@ -62,32 +62,33 @@ ms_cli_sendmail_fail(gint exit_status, const gchar *format, ...)
 static void
 ms_cli_sendmail_print_help(void)
 {
-	g_print("%s\n\n%s\n",
-		_("Usage:\n"
-		  "  sendmail [-t] [-i] [-f FROM] [-F NAME] [--account NAME] [--system|--session] "
-		  "[RECIPIENT…]\n"
-		  "  mail-sender sendmail [the same]"),
-		_("Reads a message (headers, blank line, body) on standard input and queues it\n"
-		  "with org.mail.Sender, like /usr/sbin/sendmail. It returns once the message is\n"
-		  "safely queued; delivery happens in the background.\n"
-		  "\n"
-		  "  -t              Take the recipients from the To, Cc and Bcc headers (Bcc is\n"
-		  "                  removed); cannot be combined with recipients as arguments\n"
-		  "  -i, -oi         A line with a single “.” does not end the message\n"
-		  "  -f FROM         Envelope sender (default: the account's from)\n"
-		  "  -F NAME         Full name for a From header, added as “NAME <address>” when\n"
-		  "                  the message has none (address: -f, else the account's from)\n"
-		  "  --account NAME  Account to send with (default: “default”)\n"
-		  "  --system        Use the system-wide service on the system bus\n"
-		  "  --session       Use the user's service on the session bus (the default)\n"
-		  "  -v              Print the queued job's object path\n"
-		  "\n"
-		  "Accepted and ignored for compatibility: -bm, -m, -n, -U, -G, -oX…, -OX=Y, -B X,\n"
-		  "-N X, -R X, -V X, -X X, -L X, -h X, -C X, -A X, -e X.\n"
-		  "\n"
-		  "Exit status (sysexits.h): 0 queued, 64 usage error, 65 bad message, 66 no\n"
-		  "input, 67 unknown account, 69 service unavailable, 70 internal error, 75\n"
-		  "temporary failure (try again later), 77 not authorized."));
+	g_print(
+	    "%s\n\n%s\n",
+	    _("Usage:\n"
+	      "  sendmail [-t] [-i] [-f FROM] [-F NAME] [--account NAME] [--system|--session] "
+	      "[RECIPIENT…]\n"
+	      "  mail-sender sendmail [the same]"),
+	    _("Reads a message (headers, blank line, body) on standard input and queues it\n"
+	      "with org.mail.Sender, like /usr/sbin/sendmail. It returns once the message is\n"
+	      "safely queued; delivery happens in the background.\n"
+	      "\n"
+	      "  -t              Take the recipients from the To, Cc and Bcc headers (Bcc is\n"
+	      "                  removed); cannot be combined with recipients as arguments\n"
+	      "  -i, -oi         A line with a single “.” does not end the message\n"
+	      "  -f FROM         Envelope sender (default: the account's from)\n"
+	      "  -F NAME         Full name for a From header, added as “NAME <address>” when\n"
+	      "                  the message has none (address: -f, else the account's from)\n"
+	      "  --account NAME  Account to send with (default: “default”)\n"
+	      "  --system        Use the system-wide service on the system bus\n"
+	      "  --session       Use the user's service on the session bus (the default)\n"
+	      "  -v              Print the queued job's object path\n"
+	      "\n"
+	      "Accepted and ignored for compatibility: -bm, -m, -n, -U, -G, -oX…, -OX=Y, -B X,\n"
+	      "-N X, -R X, -V X, -X X, -L X, -h X, -C X, -A X, -e X.\n"
+	      "\n"
+	      "Exit status (sysexits.h): 0 queued, 64 usage error, 65 bad message, 66 no\n"
+	      "input, 67 unknown account, 69 service unavailable, 70 internal error, 75\n"
+	      "temporary failure (try again later), 77 not authorized."));
 }
 
 /* "a@x, b@y" as sendmail takes it, into single addresses */
@@ -168,7 +169,10 @@ ms_cli_sendmail_parse_long(MsCliSendmailArgs *self,
 
 /* one option taking a value ("-fFROM" or "-f FROM") */
 static gboolean
-ms_cli_sendmail_parse_value(MsCliSendmailArgs *self, gchar opt, const gchar *value, gint *exit_status)
+ms_cli_sendmail_parse_value(MsCliSendmailArgs *self,
+			    gchar opt,
+			    const gchar *value,
+			    gint *exit_status)
 {
 	switch (opt) {
 	case 'f':
@@ -252,10 +256,10 @@ ms_cli_sendmail_parse(gint argc, gchar **argv, gint *exit_status)
 			} else if (i + 1 < argc) {
 				value = argv[++i];
 			} else {
-				*exit_status = ms_cli_sendmail_fail(
-				    EX_USAGE,
-				    _("option -%c requires an argument"),
-				    opt);
+				*exit_status =
+				    ms_cli_sendmail_fail(EX_USAGE,
+							 _("option -%c requires an argument"),
+							 opt);
 				return NULL;
 			}
 			if (!ms_cli_sendmail_parse_value(self, opt, value, exit_status))
@@ -264,9 +268,10 @@ ms_cli_sendmail_parse(gint argc, gchar **argv, gint *exit_status)
 		}
 	}
 	if (self->bus.system && self->bus.session) {
-		*exit_status = ms_cli_sendmail_fail(EX_USAGE,
-						    "%s",
-						    _("--system and --session cannot be used together"));
+		*exit_status =
+		    ms_cli_sendmail_fail(EX_USAGE,
+					 "%s",
+					 _("--system and --session cannot be used together"));
 		return NULL;
 	}
 	if (self->extract && self->recipients->len > 0) {
@@ -540,10 +545,8 @@ ms_cli_sendmail_copy_stdin(MsCliSendmailArgs *args,
 	/* -F: read enough to know whether the message has a From of its own */
 	if (args->full_name != NULL) {
 		while (!scan.done && head->len < MS_CLI_SENDMAIL_HEADER_MAX) {
-			gssize n = ms_cli_sendmail_input_read(input,
-							      chunk,
-							      MS_CLI_SENDMAIL_CHUNK,
-							      error);
+			gssize n =
+			    ms_cli_sendmail_input_read(input, chunk, MS_CLI_SENDMAIL_CHUNK, error);
 			if (n < 0) {
 				*exit_status = EX_NOINPUT;
 				g_close(fd, NULL);
@@ -574,7 +577,10 @@ ms_cli_sendmail_copy_stdin(MsCliSendmailArgs *args,
 				g_close(fd, NULL);
 				return -1;
 			}
-			if (!ms_cli_sendmail_write_all(fd, (const guint8 *)line, strlen(line), error) ||
+			if (!ms_cli_sendmail_write_all(fd,
+						       (const guint8 *)line,
+						       strlen(line),
+						       error) ||
 			    !ms_cli_sendmail_write_all(fd,
 						       (const guint8 *)(scan.crlf ? "\r\n" : "\n"),
 						       scan.crlf ? 2 : 1,
@@ -678,7 +684,10 @@ ms_cli_sendmail_options(MsCliSendmailArgs *args)
 				      "account",
 				      g_variant_new_string(args->account));
 	if (!args->ignore_dots)
-		g_variant_builder_add(&builder, "{sv}", "sendmail-dot", g_variant_new_boolean(TRUE));
+		g_variant_builder_add(&builder,
+				      "{sv}",
+				      "sendmail-dot",
+				      g_variant_new_boolean(TRUE));
 	return g_variant_builder_end(&builder);
 }
 

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "ms-cli.h"
 
@@ -42,10 +43,12 @@ ms_cli_verify_format_expiry(gint64 not_after)
 	days = (not_after - g_get_real_time() / G_USEC_PER_SEC) / MS_CLI_VERIFY_SECONDS_PER_DAY;
 	if (not_after < g_get_real_time() / G_USEC_PER_SEC) {
 		/* TRANSLATORS: the certificate expiry date, then how long ago */
-		return g_strdup_printf(
-		    g_dngettext(GETTEXT_PACKAGE, "%s (expired %d day ago)", "%s (expired %d days ago)", (gulong)-days),
-		    date,
-		    (gint)-days);
+		return g_strdup_printf(g_dngettext(GETTEXT_PACKAGE,
+						   "%s (expired %d day ago)",
+						   "%s (expired %d days ago)",
+						   (gulong)-days),
+				       date,
+				       (gint)-days);
 	}
 	/* TRANSLATORS: the certificate expiry date, then how long until then */
 	return g_strdup_printf(
@@ -126,10 +129,11 @@ ms_cli_verify_print(GVariant *report)
 		    g_variant_lookup_value(report, ms_cli_verify_rows[i].key, NULL);
 		if (value == NULL)
 			continue;
-		ms_cli_verify_add_row(labels,
-				      values,
-				      _(ms_cli_verify_rows[i].label),
-				      ms_cli_verify_format(report, ms_cli_verify_rows[i].key, value));
+		ms_cli_verify_add_row(
+		    labels,
+		    values,
+		    _(ms_cli_verify_rows[i].label),
+		    ms_cli_verify_format(report, ms_cli_verify_rows[i].key, value));
 	}
 	/* keys a newer daemon adds are shown too, under their own names */
 	g_variant_iter_init(&iter, report);

@@ -1455,6 +1455,8 @@ ms_daemon_register(MsDaemon *self, GDBusConnection *connection, GError **error)
 
 	self->connection = g_object_ref(connection);
 	self->authority = ms_authority_new(connection, self->system_bus);
+	if (ms_config_get_path(self->config) != NULL)
+		ms_authority_set_accounts_path(self->authority, ms_config_get_path(self->config));
 	self->manager_id = g_dbus_connection_register_object(
 	    connection,
 	    MS_DBUS_PATH,

@@ -228,7 +228,15 @@ main(int argc, char *argv[])
 		spool_dir = g_strdup("/var/spool/mail-sender");
 	else
 		spool_dir = g_build_filename(g_get_user_state_dir(), "mail-sender", "spool", NULL);
-	credentials = ms_credentials_new();
+	if (self->bus_type == G_BUS_TYPE_SYSTEM)
+		credentials = ms_credentials_new_for_system();
+	else
+		credentials = ms_credentials_new();
+	/* a password file that others can read is refused before the name is owned */
+	if (!ms_credentials_check_files(credentials, self->config, &error)) {
+		g_printerr("mail-senderd: %s\n", error->message);
+		return 1;
+	}
 	self->queue = ms_queue_new(self->config, credentials, spool_dir);
 	if (!ms_queue_load(self->queue, &error)) {
 		g_printerr("mail-senderd: %s: %s\n", spool_dir, error->message);

@@ -498,7 +498,7 @@ ms_queue_check_stopped(MsQueue *self)
 }
 
 static void
-ms_queue_attempt_done(MsDelivery *delivery, const gchar *reply, GError *error)
+ms_queue_attempt_result(MsDelivery *delivery, const gchar *reply, GError *error)
 {
 	MsQueue *self = delivery->self;
 	MsQueueEntry *entry = delivery->entry;
@@ -535,7 +535,6 @@ ms_queue_attempt_done(MsDelivery *delivery, const gchar *reply, GError *error)
 			g_info("job %s interrupted by shutdown", ms_job_get_id(job));
 			ms_job_set_state(job, MS_JOB_STATE_QUEUED);
 		}
-		ms_queue_check_stopped(self);
 		return;
 	}
 
@@ -589,8 +588,17 @@ ms_queue_attempt_done(MsDelivery *delivery, const gchar *reply, GError *error)
 	ms_queue_emit_progress(self, job, "deferred", 0, 0);
 	g_info("job %s deferred for %" G_GUINT64_FORMAT " s", ms_job_get_id(job), delay);
 	entry->retry_id = g_timeout_add_seconds((guint)delay, ms_queue_retry_cb, entry);
-	ms_queue_check_stopped(self);
 	ms_queue_schedule_kick(self);
+}
+
+/* every attempt ends here, whatever its outcome; a shutdown waits for the last one */
+static void
+ms_queue_attempt_done(MsDelivery *delivery, const gchar *reply, GError *error)
+{
+	MsQueue *self = delivery->self;
+
+	ms_queue_attempt_result(delivery, reply, error);
+	ms_queue_check_stopped(self);
 }
 
 static void

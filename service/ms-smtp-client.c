@@ -16,6 +16,13 @@
 
 /* how much of the message goes into one write; also the granularity of "progress" */
 #define MS_SMTP_CLIENT_CHUNK_SIZE (64 * 1024)
+/* the longest reply line read: RFC 5321 allows 512 bytes and real EHLO replies are longer,
+ * but a hostile server sending one endless line must not make us buffer without bound */
+#define MS_SMTP_CLIENT_LINE_MAX		8192
+#define MS_SMTP_CLIENT_READ_BUFFER_SIZE (2 * MS_SMTP_CLIENT_LINE_MAX)
+/* commands in one pipelined write: what the server takes in before we read its replies stays
+ * small, so neither side can block on a full socket buffer (RFC 2920 §3.1) */
+#define MS_SMTP_CLIENT_PIPELINE_MAX 100
 /* the step before any command, as error messages name it */
 #define MS_SMTP_CLIENT_STEP_GREETING "the greeting"
 
@@ -25,6 +32,25 @@ struct _MsSmtpClient {
 	MsTlsPolicy *policy;
 	gchar *password; /* wiped with ms_sasl_secret_free() */
 	gchar *last_reply;
+	gchar *server; /* "host:port", for messages */
+	gboolean busy; /* an operation runs: its GTask holds a reference */
+
+	/* the session, from open to close */
+	gboolean open;		       /* ready for transactions */
+	GSocketClient *socket_client;  /* while connecting */
+	GSocketConnection *connection; /* the TCP connection (a GTcpWrapperConnection for tls) */
+	GTlsConnection *tls;	       /* set once a handshake has started */
+	GIOStream *stream; /* what SMTP is spoken over: connection, or tls after STARTTLS */
+	guint8 *rbuf;	   /* what was read: [rbuf_start, rbuf_end) is not parsed yet */
+	gsize rbuf_start;
+	gsize rbuf_end;
+	MsSmtpReplyParser *parser;
+	GHashTable *extensions; /* from EHLO; NULL after HELO */
+	gchar *greeting;
+	const gchar *auth_mech; /* "PLAIN" or "LOGIN" once AUTH started */
+	gint64 started;		/* monotonic, when open started */
+	guint transactions;	/* delivered on this session */
+	GError *closed_error;	/* how the server ended the session while it was idle */
 };
 
 enum { SIGNAL_PROGRESS, SIGNAL_LAST };
@@ -37,73 +63,111 @@ G_DEFINE_TYPE(MsSmtpClient, ms_smtp_client, G_TYPE_OBJECT)
 typedef gchar MsSmtpClientSecret;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsSmtpClientSecret, ms_sasl_secret_free)
 
-/* The session is a chain of steps. The one reference of its GTask travels along the chain:
- * each step hands it to the next asynchronous call, and only ms_smtp_client_return_error()
- * and ms_smtp_client_close_cb() drop it, after returning the result. */
+/* An operation (open, transaction, close) is a chain of steps. The one reference of its GTask
+ * travels along the chain: each step hands it to the next asynchronous call, and only the
+ * functions that return the result drop it. The session itself lives in MsSmtpClient, so that
+ * it outlives the operations. */
 typedef void (*MsSmtpClientStepFunc)(GTask *task);
 
-/* the state of one session, the task data of its GTask */
+/* a command of a transaction the server refused; with pipelining, which refusal fails the
+ * transaction is only known once all replies are in */
+typedef struct {
+	gchar *what; /* "RCPT TO:<addr>" */
+	guint code;
+	gchar *reply; /* ms_smtp_reply_to_string() */
+} MsSmtpClientRefusal;
+
+static void
+ms_smtp_client_refusal_free(MsSmtpClientRefusal *refusal)
+{
+	g_free(refusal->what);
+	g_free(refusal->reply);
+	g_free(refusal);
+}
+
+/* the state of one operation, the task data of its GTask */
 typedef struct {
 	MsSmtpClient *self;
-	gchar *server; /* "host:port", for messages */
-	gchar *envelope_from;
-	gchar **recipients;
-	guint rcpt_idx;
-	GBytes *message;
-	GSocketClient *socket_client;
-	GSocketConnection *connection; /* the TCP connection (a GTcpWrapperConnection for tls) */
-	GTlsConnection *tls;	       /* set once a handshake has started */
-	GIOStream *stream; /* what SMTP is spoken over: connection, or tls after STARTTLS */
-	GDataInputStream *reader;
-	MsSmtpReplyParser *parser;
 	MsSmtpReply *reply;	   /* the last complete reply */
-	GHashTable *extensions;	   /* from EHLO; NULL after HELO */
 	const gchar *step;	   /* the command whose reply is awaited, for error messages */
 	MsSmtpClientStepFunc next; /* called with the reply of step */
-	gchar *command;		   /* being written, with CRLF */
-	gboolean command_secret;   /* wipe command once written */
-	const gchar *auth_mech;	   /* "PLAIN" or "LOGIN" once AUTH started */
+	gchar *out;		   /* being written */
+	gsize out_len;
+	gboolean out_secret;	/* wipe out once written */
+	gboolean quiet;		/* housekeeping (RSET, QUIT): its reply is not the last reply */
+	gboolean uncancellable; /* the whole message is out: the outcome is the server's now */
+	gboolean closing;	/* close: errors only end the session */
+
+	/* a transaction; its commands are numbered: 0 MAIL, 1..n_recipients RCPT, then DATA */
+	gchar *envelope_from;
+	gchar **recipients;
+	guint n_recipients;
+	GBytes *message;
+	const gchar *size_param; /* of the SIZE extension, NULL if not offered */
+	gboolean all_or_nothing; /* send: one refused recipient fails it all */
+	guint n_sent;		 /* commands written */
+	guint n_replied;	 /* replies read */
+	gboolean mail_ok;
+	guint accepted;				  /* recipients */
+	guint data_code;			  /* the reply to DATA, 0 before */
+	MsSmtpClientRefusal *mail_refusal;	  /* MAIL FROM refused */
+	MsSmtpClientRefusal *rcpt_first;	  /* the first refused recipient */
+	MsSmtpClientRefusal *rcpt_first_rejected; /* the first one refused with 5xx */
+	MsSmtpClientRefusal *rcpt_first_deferred; /* the first one refused with 4xx */
+	GError *failure; /* the transaction failed: returned once RSET is done */
 	MsDotStuffer stuffer;
 	gsize data_offset; /* bytes of message consumed */
 	GByteArray *chunk;
-	gchar *final_reply;
-	gboolean quitting; /* the message is accepted: errors no longer matter */
-	gboolean verify;   /* no transaction: QUIT after AUTH and return a report */
-	gint64 started;	   /* monotonic */
-	gchar *greeting;
-	GVariant *report; /* of a verify, floating ref sunk */
+	MsSmtpResult *result;
 } MsSmtpClientHelper;
+
+static void
+ms_smtp_client_helper_free_out(MsSmtpClientHelper *helper)
+{
+	if (helper->out_secret)
+		ms_sasl_secret_wipe(helper->out);
+	g_clear_pointer(&helper->out, g_free);
+	helper->out_len = 0;
+	helper->out_secret = FALSE;
+}
+
+void
+ms_smtp_result_free(MsSmtpResult *self)
+{
+	if (self == NULL)
+		return;
+	g_free(self->reply);
+	g_hash_table_unref(self->rejected);
+	g_hash_table_unref(self->deferred);
+	g_free(self);
+}
+
+static MsSmtpResult *
+ms_smtp_result_new(void)
+{
+	MsSmtpResult *self = g_new0(MsSmtpResult, 1);
+
+	self->rejected = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	self->deferred = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	return self;
+}
 
 static void
 ms_smtp_client_helper_free(MsSmtpClientHelper *helper)
 {
-	/* on error paths nothing was closed: drop the socket at once, so that disposing a TLS
-	 * connection cannot block the main loop trying to send close_notify */
-	if (helper->connection != NULL)
-		g_socket_close(g_socket_connection_get_socket(helper->connection), NULL);
-	if (helper->socket_client != NULL)
-		g_signal_handlers_disconnect_by_data(helper->socket_client, helper);
-	g_clear_object(&helper->reader);
-	g_clear_object(&helper->stream);
-	g_clear_object(&helper->tls);
-	g_clear_object(&helper->connection);
-	g_clear_object(&helper->socket_client);
-	g_clear_pointer(&helper->parser, ms_smtp_reply_parser_free);
+	ms_smtp_client_helper_free_out(helper);
 	g_clear_pointer(&helper->reply, ms_smtp_reply_free);
-	g_clear_pointer(&helper->extensions, g_hash_table_unref);
-	if (helper->command_secret)
-		g_clear_pointer(&helper->command, ms_sasl_secret_free);
-	g_free(helper->command);
+	g_clear_pointer(&helper->mail_refusal, ms_smtp_client_refusal_free);
+	g_clear_pointer(&helper->rcpt_first, ms_smtp_client_refusal_free);
+	g_clear_pointer(&helper->rcpt_first_rejected, ms_smtp_client_refusal_free);
+	g_clear_pointer(&helper->rcpt_first_deferred, ms_smtp_client_refusal_free);
+	g_clear_error(&helper->failure);
 	if (helper->chunk != NULL)
 		g_byte_array_unref(helper->chunk);
-	g_bytes_unref(helper->message);
+	g_clear_pointer(&helper->result, ms_smtp_result_free);
+	g_clear_pointer(&helper->message, g_bytes_unref);
 	g_strfreev(helper->recipients);
 	g_free(helper->envelope_from);
-	g_free(helper->final_reply);
-	g_free(helper->greeting);
-	if (helper->report != NULL)
-		g_variant_unref(helper->report);
-	g_free(helper->server);
 	g_object_unref(helper->self);
 	g_free(helper);
 }
@@ -132,38 +196,87 @@ ms_smtp_client_emit_progress(MsSmtpClient *self, MsSmtpStage stage, guint64 done
 }
 
 static guint
-ms_smtp_client_timeout(MsSmtpClientHelper *helper)
+ms_smtp_client_timeout(MsSmtpClient *self)
 {
-	return ms_account_get_timeout(helper->self->account);
+	return ms_account_get_timeout(self->account);
 }
 
-/* once the server has accepted the message, cancelling must not turn that into a failure
- * (the job would be sent again): QUIT and close are bounded by the timeout only */
+static void
+ms_smtp_client_set_last_reply(MsSmtpClient *self, const gchar *text)
+{
+	g_free(self->last_reply);
+	self->last_reply = g_strdup(text);
+}
+
+/* ends the session at once, without QUIT: after an error the connection is in an unknown
+ * state and must never carry another transaction */
+static void
+ms_smtp_client_teardown(MsSmtpClient *self)
+{
+	/* drop the socket first, so that disposing a TLS connection cannot block the main loop
+	 * trying to send close_notify */
+	if (self->connection != NULL)
+		g_socket_close(g_socket_connection_get_socket(self->connection), NULL);
+	if (self->socket_client != NULL)
+		g_signal_handlers_disconnect_by_data(self->socket_client, self);
+	g_clear_object(&self->socket_client);
+	g_clear_object(&self->stream);
+	g_clear_object(&self->tls);
+	g_clear_object(&self->connection);
+	g_clear_pointer(&self->rbuf, g_free);
+	self->rbuf_start = 0;
+	self->rbuf_end = 0;
+	g_clear_pointer(&self->parser, ms_smtp_reply_parser_free);
+	self->open = FALSE;
+}
+
+/* the end of an operation: another one may start from its callback */
+static void
+ms_smtp_client_op_done(GTask *task)
+{
+	MsSmtpClientHelper *helper = g_task_get_task_data(task);
+
+	helper->self->busy = FALSE;
+}
+
+/* NULL once the message is out (the outcome is the server's) and while closing (QUIT is
+ * bounded by the timeout only) */
 static GCancellable *
 ms_smtp_client_cancellable(GTask *task)
 {
 	MsSmtpClientHelper *helper = g_task_get_task_data(task);
 
-	return helper->quitting ? NULL : g_task_get_cancellable(task);
+	return helper->uncancellable || helper->closing ? NULL : g_task_get_cancellable(task);
 }
 
-static void
-ms_smtp_client_close(GTask *task);
-
-/* every failure of the session ends here */
+/* every I/O and protocol failure of an operation ends here: the session is closed */
 static void
 ms_smtp_client_return_error(GTask *task, GError *error)
 {
 	MsSmtpClientHelper *helper = g_task_get_task_data(task);
+	g_autoptr(GError) error_local = error;
 
-	if (helper->quitting) {
-		g_debug("ignoring an error after the message was accepted: %s", error->message);
-		g_error_free(error);
-		ms_smtp_client_close(task);
+	ms_smtp_client_teardown(helper->self);
+	if (helper->closing) {
+		g_debug("ignoring an error while closing the session with %s: %s",
+			helper->self->server,
+			error_local->message);
+		ms_smtp_client_op_done(task);
+		g_task_return_boolean(task, TRUE);
+		g_object_unref(task);
 		return;
 	}
-	g_debug("session with %s failed: %s", helper->server, error->message);
-	g_task_return_error(task, error);
+	/* a connection lost during the RSET after a failed transaction: the failure counts */
+	if (helper->failure != NULL) {
+		g_debug("closing the session with %s after a failed transaction: %s",
+			helper->self->server,
+			error_local->message);
+		g_clear_error(&error_local);
+		error_local = g_steal_pointer(&helper->failure);
+	}
+	g_debug("session with %s failed: %s", helper->self->server, error_local->message);
+	ms_smtp_client_op_done(task);
+	g_task_return_error(task, g_steal_pointer(&error_local));
 	g_object_unref(task);
 }
 
@@ -171,32 +284,33 @@ ms_smtp_client_return_error(GTask *task, GError *error)
 static GError *
 ms_smtp_client_io_error(MsSmtpClientHelper *helper, const GError *error, gboolean writing)
 {
-	guint timeout = ms_smtp_client_timeout(helper);
+	MsSmtpClient *self = helper->self;
+	guint timeout = ms_smtp_client_timeout(self);
 
 	if (error == NULL) {
 		return g_error_new(MS_ERROR,
 				   MS_ERROR_CONNECTION,
 				   _("%s closed the connection during %s"),
-				   helper->server,
+				   self->server,
 				   helper->step);
 	}
 	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
 		return g_error_copy(error);
 	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
 		if (g_strcmp0(helper->step, MS_SMTP_CLIENT_STEP_GREETING) == 0 &&
-		    ms_account_get_security(helper->self->account) != MS_SECURITY_TLS) {
+		    ms_account_get_security(self->account) != MS_SECURITY_TLS) {
 			return g_error_new(MS_ERROR,
 					   MS_ERROR_TIMEOUT,
 					   _("no greeting from %s within %u s: the server may "
 					     "expect TLS from the first byte: set security=tls"),
-					   helper->server,
+					   self->server,
 					   timeout);
 		}
 		if (g_strcmp0(helper->step, MS_SMTP_CLIENT_STEP_GREETING) == 0) {
 			return g_error_new(MS_ERROR,
 					   MS_ERROR_TIMEOUT,
 					   _("no greeting from %s within %u s"),
-					   helper->server,
+					   self->server,
 					   timeout);
 		}
 		if (writing) {
@@ -205,116 +319,197 @@ ms_smtp_client_io_error(MsSmtpClientHelper *helper, const GError *error, gboolea
 					   _("timed out after %u s sending %s to %s"),
 					   timeout,
 					   helper->step,
-					   helper->server);
+					   self->server);
 		}
 		return g_error_new(MS_ERROR,
 				   MS_ERROR_TIMEOUT,
 				   _("timed out after %u s waiting for the reply to %s from %s"),
 				   timeout,
 				   helper->step,
-				   helper->server);
+				   self->server);
 	}
 	if (error->domain == G_TLS_ERROR && error->code != G_TLS_ERROR_EOF) {
 		return g_error_new(MS_ERROR,
 				   MS_ERROR_TLS,
 				   _("TLS error with %s during %s: %s"),
-				   helper->server,
+				   self->server,
 				   helper->step,
 				   error->message);
 	}
 	return g_error_new(MS_ERROR,
 			   MS_ERROR_CONNECTION,
 			   _("connection to %s lost during %s: %s"),
-			   helper->server,
+			   self->server,
 			   helper->step,
 			   error->message);
 }
 
 /* a reply that is not the one the step wanted: 4xx is worth a retry, the rest is final */
 static GError *
-ms_smtp_client_reply_error(MsSmtpClientHelper *helper, const gchar *what)
+ms_smtp_client_refusal_error(MsSmtpClient *self, const gchar *what, guint code, const gchar *text)
 {
-	g_autofree gchar *text = ms_smtp_reply_to_string(helper->reply);
-
-	if (ms_smtp_reply_is_transient(helper->reply)) {
+	if (code >= 400 && code < 500) {
 		return g_error_new(MS_ERROR,
 				   MS_ERROR_TEMPORARY,
 				   _("%s answered %s with: %s"),
-				   helper->server,
+				   self->server,
 				   what,
 				   text);
 	}
-	if (ms_smtp_reply_is_permanent(helper->reply)) {
+	if (code >= 500) {
 		return g_error_new(MS_ERROR,
 				   MS_ERROR_REJECTED,
 				   _("%s answered %s with: %s"),
-				   helper->server,
+				   self->server,
 				   what,
 				   text);
 	}
 	return g_error_new(MS_ERROR,
 			   MS_ERROR_REJECTED,
 			   _("%s sent an unexpected reply to %s: %s"),
-			   helper->server,
+			   self->server,
 			   what,
 			   text);
 }
 
+static GError *
+ms_smtp_client_reply_error(MsSmtpClientHelper *helper, const gchar *what)
+{
+	g_autofree gchar *text = ms_smtp_reply_to_string(helper->reply);
+
+	return ms_smtp_client_refusal_error(helper->self,
+					    what,
+					    ms_smtp_reply_get_code(helper->reply),
+					    text);
+}
+
+static MsSmtpClientRefusal *
+ms_smtp_client_refusal_new(MsSmtpClientHelper *helper, const gchar *what)
+{
+	MsSmtpClientRefusal *refusal = g_new0(MsSmtpClientRefusal, 1);
+
+	refusal->what = g_strdup(what);
+	refusal->code = ms_smtp_reply_get_code(helper->reply);
+	refusal->reply = ms_smtp_reply_to_string(helper->reply);
+	return refusal;
+}
+
+/* reading replies: a bounded line reader of our own (GDataInputStream would buffer an endless
+ * line whole), feeding the reply parser */
+
+/* the next complete line in the buffer, without its line end; FALSE if there is none */
+static gboolean
+ms_smtp_client_take_line(MsSmtpClient *self, const gchar **line, gsize *len)
+{
+	const guint8 *start = self->rbuf + self->rbuf_start;
+	gsize avail = self->rbuf_end - self->rbuf_start;
+	const guint8 *lf = memchr(start, '\n', MIN(avail, MS_SMTP_CLIENT_LINE_MAX + 2));
+
+	if (lf == NULL)
+		return FALSE;
+	*line = (const gchar *)start;
+	*len = lf - start;
+	if (*len > 0 && start[*len - 1] == '\r')
+		(*len)--;
+	self->rbuf_start += lf - start + 1;
+	return TRUE;
+}
+
 static void
-ms_smtp_client_read_line_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+ms_smtp_client_log_line(const gchar *line, gsize len)
+{
+	g_autofree gchar *printable = g_utf8_make_valid(line, len);
+
+	/* AUTH challenges are nobody's business, even when they are harmless */
+	g_debug("S: %s", g_str_has_prefix(printable, "334") ? "334 <redacted>" : printable);
+}
+
+static void
+ms_smtp_client_read_more(GTask *task);
+
+static void
+ms_smtp_client_read_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	GTask *task = G_TASK(user_data);
 	MsSmtpClientHelper *helper = g_task_get_task_data(task);
-	MsSmtpClient *self = helper->self;
-	gsize len = 0;
-	MsSmtpReply *reply = NULL;
 	g_autoptr(GError) error_local = NULL;
-	g_autofree gchar *line = NULL;
-	g_autofree gchar *printable = NULL;
+	gssize n = g_input_stream_read_finish(G_INPUT_STREAM(source), res, &error_local);
 
-	line = g_data_input_stream_read_line_finish(G_DATA_INPUT_STREAM(source),
-						    res,
-						    &len,
-						    &error_local);
-	if (line == NULL) {
+	if (n <= 0) {
 		ms_smtp_client_return_error(task,
 					    ms_smtp_client_io_error(helper, error_local, FALSE));
 		return;
 	}
+	helper->self->rbuf_end += n;
+	ms_smtp_client_read_more(task);
+}
 
-	/* AUTH challenges are nobody's business, even when they are harmless */
-	printable = g_utf8_make_valid(line, len);
-	g_debug("S: %s", g_str_has_prefix(printable, "334") ? "334 <redacted>" : printable);
+/* feeds buffered lines to the parser until a reply is complete, reading more as needed */
+static void
+ms_smtp_client_read_more(GTask *task)
+{
+	MsSmtpClientHelper *helper = g_task_get_task_data(task);
+	MsSmtpClient *self = helper->self;
+	const gchar *line = NULL;
+	gsize len = 0;
 
-	if (!ms_smtp_reply_parser_feed(helper->parser, line, len, &reply, &error_local)) {
+	while (ms_smtp_client_take_line(self, &line, &len)) {
+		MsSmtpReply *reply = NULL;
+		g_autoptr(GError) error_local = NULL;
+
+		ms_smtp_client_log_line(line, len);
+		if (!ms_smtp_reply_parser_feed(self->parser, line, len, &reply, &error_local)) {
+			ms_smtp_client_return_error(
+			    task,
+			    g_error_new(
+				MS_ERROR,
+				MS_ERROR_CONNECTION,
+				_("%s sent an invalid reply to %s, is it an SMTP server? %s"),
+				self->server,
+				helper->step,
+				error_local->message));
+			return;
+		}
+		if (reply == NULL)
+			continue;
+		g_clear_pointer(&helper->reply, ms_smtp_reply_free);
+		helper->reply = reply;
+		if (ms_smtp_reply_get_code(reply) != 334 && !helper->quiet) {
+			g_free(self->last_reply);
+			self->last_reply = ms_smtp_reply_to_string(reply);
+		}
+		helper->next(task);
+		return;
+	}
+	if (self->rbuf_end - self->rbuf_start >= MS_SMTP_CLIENT_LINE_MAX + 2) {
 		ms_smtp_client_return_error(task,
 					    g_error_new(MS_ERROR,
 							MS_ERROR_CONNECTION,
-							_("%s sent an invalid reply to %s, is it "
-							  "an SMTP server? %s"),
-							helper->server,
+							_("reply line too long from %s during %s: "
+							  "more than %u bytes without a line end"),
+							self->server,
 							helper->step,
-							error_local->message));
+							(guint)MS_SMTP_CLIENT_LINE_MAX));
 		return;
 	}
-	if (reply == NULL) {
-		g_data_input_stream_read_line_async(helper->reader,
-						    G_PRIORITY_DEFAULT,
-						    ms_smtp_client_cancellable(task),
-						    ms_smtp_client_read_line_cb,
-						    task);
-		return;
+	if (self->rbuf_start > 0) {
+		memmove(self->rbuf,
+			self->rbuf + self->rbuf_start,
+			self->rbuf_end - self->rbuf_start);
+		self->rbuf_end -= self->rbuf_start;
+		self->rbuf_start = 0;
 	}
-	g_clear_pointer(&helper->reply, ms_smtp_reply_free);
-	helper->reply = reply;
-	if (ms_smtp_reply_get_code(reply) != 334) {
-		g_free(self->last_reply);
-		self->last_reply = ms_smtp_reply_to_string(reply);
-	}
-	helper->next(task);
+	g_input_stream_read_async(g_io_stream_get_input_stream(self->stream),
+				  self->rbuf + self->rbuf_end,
+				  MS_SMTP_CLIENT_READ_BUFFER_SIZE - self->rbuf_end,
+				  G_PRIORITY_DEFAULT,
+				  ms_smtp_client_cancellable(task),
+				  ms_smtp_client_read_cb,
+				  task);
 }
 
-/* reads one complete reply to step into helper->reply, then calls next */
+/* reads one complete reply to step into helper->reply, then calls next; with pipelining it
+ * may already be in the buffer */
 static void
 ms_smtp_client_read_reply(GTask *task, const gchar *step, MsSmtpClientStepFunc next)
 {
@@ -322,33 +517,42 @@ ms_smtp_client_read_reply(GTask *task, const gchar *step, MsSmtpClientStepFunc n
 
 	helper->step = step;
 	helper->next = next;
-	g_data_input_stream_read_line_async(helper->reader,
-					    G_PRIORITY_DEFAULT,
-					    ms_smtp_client_cancellable(task),
-					    ms_smtp_client_read_line_cb,
-					    task);
+	ms_smtp_client_read_more(task);
 }
 
+/* writing */
+
 static void
-ms_smtp_client_command_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+ms_smtp_client_write_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	GTask *task = G_TASK(user_data);
 	MsSmtpClientHelper *helper = g_task_get_task_data(task);
 	g_autoptr(GError) error_local = NULL;
-	gboolean ret;
 
-	ret = g_output_stream_write_all_finish(G_OUTPUT_STREAM(source), res, NULL, &error_local);
-	if (helper->command_secret)
-		g_clear_pointer(&helper->command, ms_sasl_secret_free);
-	else
-		g_clear_pointer(&helper->command, g_free);
-	helper->command_secret = FALSE;
-	if (!ret) {
+	ms_smtp_client_helper_free_out(helper);
+	if (!g_output_stream_write_all_finish(G_OUTPUT_STREAM(source), res, NULL, &error_local)) {
 		ms_smtp_client_return_error(task,
 					    ms_smtp_client_io_error(helper, error_local, TRUE));
 		return;
 	}
 	ms_smtp_client_read_reply(task, helper->step, helper->next);
+}
+
+/* writes helper->out (commands for step and what follows), then reads the reply to step */
+static void
+ms_smtp_client_write_out(GTask *task, const gchar *step, MsSmtpClientStepFunc next)
+{
+	MsSmtpClientHelper *helper = g_task_get_task_data(task);
+
+	helper->step = step;
+	helper->next = next;
+	g_output_stream_write_all_async(g_io_stream_get_output_stream(helper->self->stream),
+					helper->out,
+					helper->out_len,
+					G_PRIORITY_DEFAULT,
+					ms_smtp_client_cancellable(task),
+					ms_smtp_client_write_cb,
+					task);
 }
 
 /* sends one command line (without CRLF), reads the full reply, then calls next; a secret
@@ -363,94 +567,290 @@ ms_smtp_client_command(GTask *task,
 	MsSmtpClientHelper *helper = g_task_get_task_data(task);
 
 	g_debug("C: %s", secret ? "<redacted>" : line);
-	helper->step = step;
-	helper->next = next;
-	helper->command = g_strconcat(line, "\r\n", NULL);
-	helper->command_secret = secret;
-	g_output_stream_write_all_async(g_io_stream_get_output_stream(helper->stream),
-					helper->command,
-					strlen(helper->command),
-					G_PRIORITY_DEFAULT,
-					ms_smtp_client_cancellable(task),
-					ms_smtp_client_command_cb,
-					task);
+	ms_smtp_client_helper_free_out(helper);
+	helper->out = g_strconcat(line, "\r\n", NULL);
+	helper->out_len = strlen(helper->out);
+	helper->out_secret = secret;
+	ms_smtp_client_write_out(task, step, next);
 }
 
-/* SMTP is spoken over stream from now on, with a fresh reader: nothing buffered before
- * (a STARTTLS injection) can leak into what is read after */
+/* SMTP is spoken over stream from now on, with an empty buffer: nothing read before (a
+ * STARTTLS injection) can leak into what is read after */
 static void
-ms_smtp_client_set_stream(MsSmtpClientHelper *helper, GIOStream *stream)
+ms_smtp_client_set_stream(MsSmtpClient *self, GIOStream *stream)
 {
-	g_set_object(&helper->stream, stream);
-	g_clear_object(&helper->reader);
-	helper->reader = g_data_input_stream_new(g_io_stream_get_input_stream(stream));
-	g_data_input_stream_set_newline_type(helper->reader, G_DATA_STREAM_NEWLINE_TYPE_CR_LF);
-	/* otherwise dropping the reader closes the socket's input stream under TLS */
-	g_filter_input_stream_set_close_base_stream(G_FILTER_INPUT_STREAM(helper->reader), FALSE);
+	g_set_object(&self->stream, stream);
+	self->rbuf_start = 0;
+	self->rbuf_end = 0;
 }
 
-/* the end of the session */
+/* a server may end an idle session at any time (its idle timeout, a restart), with EOF or a
+ * 421 nobody asked for: look, without blocking, before the session carries a message, so
+ * that a closed one is reported as such instead of failing a transaction half-way */
+static gboolean
+ms_smtp_client_check_idle(MsSmtpClient *self)
+{
+	GInputStream *input = NULL;
+	g_autoptr(GError) error_local = NULL;
+	g_autofree gchar *text = NULL;
+	gssize n = 0;
+
+	if (!self->open)
+		return FALSE;
+	if (self->busy)
+		return TRUE;
+	input = g_io_stream_get_input_stream(self->stream);
+	if (self->rbuf_end == self->rbuf_start) {
+		if (!G_IS_POLLABLE_INPUT_STREAM(input) ||
+		    !g_pollable_input_stream_can_poll(G_POLLABLE_INPUT_STREAM(input)))
+			return TRUE;
+		self->rbuf_start = 0;
+		self->rbuf_end = 0;
+		n = g_pollable_input_stream_read_nonblocking(G_POLLABLE_INPUT_STREAM(input),
+							     self->rbuf,
+							     MS_SMTP_CLIENT_READ_BUFFER_SIZE,
+							     NULL,
+							     &error_local);
+		if (n < 0 && g_error_matches(error_local, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+			return TRUE;
+		if (n > 0)
+			self->rbuf_end = n;
+	}
+	if (self->rbuf_end > self->rbuf_start) {
+		const gchar *line = NULL;
+		gsize len = 0;
+
+		while (text == NULL && ms_smtp_client_take_line(self, &line, &len)) {
+			MsSmtpReply *reply = NULL;
+
+			ms_smtp_client_log_line(line, len);
+			if (!ms_smtp_reply_parser_feed(self->parser, line, len, &reply, NULL))
+				break;
+			if (reply != NULL) {
+				text = ms_smtp_reply_to_string(reply);
+				ms_smtp_reply_free(reply);
+			}
+		}
+	}
+	g_clear_error(&self->closed_error);
+	if (text != NULL) {
+		ms_smtp_client_set_last_reply(self, text);
+		self->closed_error =
+		    g_error_new(MS_ERROR,
+				MS_ERROR_CONNECTION,
+				_("%s closed the connection while it was idle: %s"),
+				self->server,
+				text);
+	} else if (n > 0) {
+		self->closed_error =
+		    g_error_new(MS_ERROR,
+				MS_ERROR_CONNECTION,
+				_("%s sent data nobody asked for while the session "
+				  "was idle"),
+				self->server);
+	} else if (n < 0) {
+		self->closed_error = g_error_new(MS_ERROR,
+						 MS_ERROR_CONNECTION,
+						 _("connection to %s lost while it was idle: %s"),
+						 self->server,
+						 error_local->message);
+	} else {
+		self->closed_error = g_error_new(MS_ERROR,
+						 MS_ERROR_CONNECTION,
+						 _("%s closed the connection while it was idle"),
+						 self->server);
+	}
+	g_debug("%s", self->closed_error->message);
+	ms_smtp_client_teardown(self);
+	return FALSE;
+}
+
+/* close: QUIT */
 
 static void
-ms_smtp_client_close_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+ms_smtp_client_close_stream_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	GTask *task = G_TASK(user_data);
 	MsSmtpClientHelper *helper = g_task_get_task_data(task);
 	g_autoptr(GError) error_local = NULL;
 
-	if (!g_io_stream_close_finish(G_IO_STREAM(source), res, &error_local))
-		g_debug("closing the connection to %s: %s", helper->server, error_local->message);
-	if (helper->verify)
-		g_task_return_pointer(task,
-				      g_steal_pointer(&helper->report),
-				      (GDestroyNotify)g_variant_unref);
-	else
-		g_task_return_pointer(task, g_steal_pointer(&helper->final_reply), g_free);
+	if (!g_io_stream_close_finish(G_IO_STREAM(source), res, &error_local)) {
+		g_debug("closing the connection to %s: %s",
+			helper->self->server,
+			error_local->message);
+	}
+	ms_smtp_client_teardown(helper->self);
+	ms_smtp_client_op_done(task);
+	g_task_return_boolean(task, TRUE);
 	g_object_unref(task);
-}
-
-static void
-ms_smtp_client_close(GTask *task)
-{
-	MsSmtpClientHelper *helper = g_task_get_task_data(task);
-
-	g_io_stream_close_async(helper->stream,
-				G_PRIORITY_DEFAULT,
-				NULL,
-				ms_smtp_client_close_cb,
-				task);
 }
 
 static void
 ms_smtp_client_quit_cb(GTask *task)
 {
-	ms_smtp_client_close(task);
+	MsSmtpClientHelper *helper = g_task_get_task_data(task);
+
+	helper->self->open = FALSE;
+	g_io_stream_close_async(helper->self->stream,
+				G_PRIORITY_DEFAULT,
+				NULL,
+				ms_smtp_client_close_stream_cb,
+				task);
+}
+
+/* a transaction */
+
+/* the text of command i, without CRLF */
+static gchar *
+ms_smtp_client_transaction_line(MsSmtpClientHelper *helper, guint i)
+{
+	if (i == 0 && helper->size_param != NULL) {
+		return g_strdup_printf("MAIL FROM:<%s> SIZE=%" G_GSIZE_FORMAT,
+				       helper->envelope_from,
+				       g_bytes_get_size(helper->message));
+	}
+	if (i == 0)
+		return g_strdup_printf("MAIL FROM:<%s>", helper->envelope_from);
+	if (i <= helper->n_recipients)
+		return g_strdup_printf("RCPT TO:<%s>", helper->recipients[i - 1]);
+	return g_strdup("DATA");
+}
+
+/* command i as error messages name what was refused */
+static gchar *
+ms_smtp_client_transaction_what(MsSmtpClientHelper *helper, guint i)
+{
+	if (i == 0)
+		return g_strdup_printf("MAIL FROM:<%s>", helper->envelope_from);
+	if (i <= helper->n_recipients)
+		return g_strdup_printf("RCPT TO:<%s>", helper->recipients[i - 1]);
+	return g_strdup("DATA");
+}
+
+/* command i as a step of error messages about the connection */
+static const gchar *
+ms_smtp_client_transaction_step(MsSmtpClientHelper *helper, guint i)
+{
+	if (i == 0)
+		return "MAIL FROM";
+	if (i <= helper->n_recipients)
+		return "RCPT TO";
+	return "DATA";
 }
 
 static void
-ms_smtp_client_quit(GTask *task)
+ms_smtp_client_transaction_return_failure(GTask *task)
+{
+	MsSmtpClientHelper *helper = g_task_get_task_data(task);
+	GError *error = g_steal_pointer(&helper->failure);
+
+	g_debug("transaction with %s failed: %s", helper->self->server, error->message);
+	ms_smtp_client_op_done(task);
+	g_task_return_error(task, error);
+	g_object_unref(task);
+}
+
+static void
+ms_smtp_client_transaction_rset_cb(GTask *task)
 {
 	MsSmtpClientHelper *helper = g_task_get_task_data(task);
 
-	helper->quitting = TRUE;
-	ms_smtp_client_command(task, "QUIT", FALSE, "QUIT", ms_smtp_client_quit_cb);
+	/* a session in an unknown state never carries another message */
+	if (!ms_smtp_reply_is_positive(helper->reply))
+		ms_smtp_client_teardown(helper->self);
+	ms_smtp_client_transaction_return_failure(task);
 }
 
-/* DATA */
+static void
+ms_smtp_client_transaction_rset(GTask *task)
+{
+	MsSmtpClientHelper *helper = g_task_get_task_data(task);
+
+	/* send() drops the connection after a failure anyway */
+	if (helper->all_or_nothing) {
+		ms_smtp_client_transaction_return_failure(task);
+		return;
+	}
+	ms_smtp_client_command(task, "RSET", FALSE, "RSET", ms_smtp_client_transaction_rset_cb);
+}
+
+static void
+ms_smtp_client_transaction_dot_cb(GTask *task)
+{
+	MsSmtpClientHelper *helper = g_task_get_task_data(task);
+
+	if (ms_smtp_reply_get_code(helper->reply) == 421) {
+		ms_smtp_client_teardown(helper->self);
+		ms_smtp_client_transaction_return_failure(task);
+		return;
+	}
+	ms_smtp_client_transaction_rset(task);
+}
+
+/* the transaction failed with a reply (not with the connection): end it so that the session
+ * can carry the next one */
+static void
+ms_smtp_client_transaction_fail(GTask *task, GError *error)
+{
+	MsSmtpClientHelper *helper = g_task_get_task_data(task);
+
+	helper->failure = error;
+	helper->quiet = TRUE;
+	/* RFC 2920 §3.1: a DATA accepted although the transaction failed gets a lone dot,
+	 * never the message */
+	if (helper->data_code == 354) {
+		helper->data_code = 0;
+		g_debug("C: .");
+		ms_smtp_client_helper_free_out(helper);
+		helper->out = g_strdup(".\r\n");
+		helper->out_len = strlen(helper->out);
+		ms_smtp_client_write_out(task, "DATA", ms_smtp_client_transaction_dot_cb);
+		return;
+	}
+	ms_smtp_client_transaction_rset(task);
+}
+
+/* the transaction failed because of refusal: its reply is the one to show (with pipelining
+ * other replies came after it) */
+static void
+ms_smtp_client_transaction_refused(GTask *task, MsSmtpClientRefusal *refusal)
+{
+	MsSmtpClientHelper *helper = g_task_get_task_data(task);
+
+	ms_smtp_client_set_last_reply(helper->self, refusal->reply);
+	ms_smtp_client_transaction_fail(task,
+					ms_smtp_client_refusal_error(helper->self,
+								     refusal->what,
+								     refusal->code,
+								     refusal->reply));
+}
 
 static void
 ms_smtp_client_data_end_cb(GTask *task)
 {
 	MsSmtpClientHelper *helper = g_task_get_task_data(task);
+	MsSmtpClient *self = helper->self;
 
-	if (!ms_smtp_reply_is_positive(helper->reply)) {
+	if (ms_smtp_reply_is_positive(helper->reply)) {
+		helper->result->reply = ms_smtp_reply_to_string(helper->reply);
+		self->transactions++;
+		ms_smtp_client_op_done(task);
+		g_task_return_pointer(task,
+				      g_steal_pointer(&helper->result),
+				      (GDestroyNotify)ms_smtp_result_free);
+		g_object_unref(task);
+		return;
+	}
+	/* 421: the server closes the connection, whatever the command */
+	if (ms_smtp_reply_get_code(helper->reply) == 421) {
 		ms_smtp_client_return_error(
 		    task,
 		    ms_smtp_client_reply_error(helper, _("the end of the message")));
 		return;
 	}
-	helper->final_reply = ms_smtp_reply_to_string(helper->reply);
-	ms_smtp_client_quit(task);
+	ms_smtp_client_transaction_fail(
+	    task,
+	    ms_smtp_client_reply_error(helper, _("the end of the message")));
 }
 
 static void
@@ -478,6 +878,9 @@ ms_smtp_client_write_chunk_cb(GObject *source, GAsyncResult *res, gpointer user_
 		return;
 	}
 	g_debug("C: <message, %" G_GSIZE_FORMAT " bytes>", total);
+	/* the whole message is out: whether it is accepted is up to the server now, and only
+	 * its reply tells; cancelling would turn a delivered message into a failed one */
+	helper->uncancellable = TRUE;
 	ms_smtp_client_read_reply(task, "DATA", ms_smtp_client_data_end_cb);
 }
 
@@ -495,7 +898,7 @@ ms_smtp_client_write_chunk(GTask *task)
 	helper->data_offset += len;
 	if (helper->data_offset == total)
 		ms_dot_stuffer_finish(&helper->stuffer, helper->chunk);
-	g_output_stream_write_all_async(g_io_stream_get_output_stream(helper->stream),
+	g_output_stream_write_all_async(g_io_stream_get_output_stream(helper->self->stream),
 					helper->chunk->data,
 					helper->chunk->len,
 					G_PRIORITY_DEFAULT,
@@ -505,101 +908,125 @@ ms_smtp_client_write_chunk(GTask *task)
 }
 
 static void
-ms_smtp_client_data_cb(GTask *task)
+ms_smtp_client_transaction_data(GTask *task)
 {
 	MsSmtpClientHelper *helper = g_task_get_task_data(task);
+	gsize total = g_bytes_get_size(helper->message);
 
-	if (ms_smtp_reply_get_code(helper->reply) != 354) {
-		ms_smtp_client_return_error(task, ms_smtp_client_reply_error(helper, "DATA"));
-		return;
-	}
 	ms_dot_stuffer_init(&helper->stuffer);
 	helper->data_offset = 0;
-	helper->chunk = g_byte_array_sized_new(MS_SMTP_CLIENT_CHUNK_SIZE + 1024);
+	/* room for a chunk and some dot-stuffing; it grows if a chunk needs more */
+	helper->chunk = g_byte_array_sized_new(MIN(total, MS_SMTP_CLIENT_CHUNK_SIZE) + 1024);
+	helper->step = "DATA";
 	ms_smtp_client_write_chunk(task);
 }
 
-/* MAIL FROM, RCPT TO */
-
 static void
-ms_smtp_client_rcpt(GTask *task);
+ms_smtp_client_transaction_send(GTask *task);
 
+/* the reply to command n_replied of the transaction */
 static void
-ms_smtp_client_rcpt_cb(GTask *task)
+ms_smtp_client_transaction_reply_cb(GTask *task)
 {
 	MsSmtpClientHelper *helper = g_task_get_task_data(task);
+	guint i = helper->n_replied++;
+	g_autofree gchar *what = ms_smtp_client_transaction_what(helper, i);
 
-	if (!ms_smtp_reply_is_positive(helper->reply)) {
-		g_autofree gchar *what =
-		    g_strdup_printf("RCPT TO:<%s>", helper->recipients[helper->rcpt_idx]);
+	/* 421: the server closes the connection, whatever the command */
+	if (ms_smtp_reply_get_code(helper->reply) == 421) {
 		ms_smtp_client_return_error(task, ms_smtp_client_reply_error(helper, what));
 		return;
 	}
-	helper->rcpt_idx++;
-	if (helper->recipients[helper->rcpt_idx] != NULL) {
-		ms_smtp_client_rcpt(task);
+	if (i == 0) {
+		helper->mail_ok = ms_smtp_reply_is_positive(helper->reply);
+		if (!helper->mail_ok)
+			helper->mail_refusal = ms_smtp_client_refusal_new(helper, what);
+	} else if (i <= helper->n_recipients && ms_smtp_reply_is_positive(helper->reply)) {
+		helper->accepted++;
+	} else if (i <= helper->n_recipients) {
+		gboolean transient = ms_smtp_reply_is_transient(helper->reply);
+
+		g_hash_table_replace(transient ? helper->result->deferred
+					       : helper->result->rejected,
+				     g_strdup(helper->recipients[i - 1]),
+				     ms_smtp_reply_to_string(helper->reply));
+		if (transient && helper->rcpt_first_deferred == NULL)
+			helper->rcpt_first_deferred = ms_smtp_client_refusal_new(helper, what);
+		if (!transient && helper->rcpt_first_rejected == NULL)
+			helper->rcpt_first_rejected = ms_smtp_client_refusal_new(helper, what);
+		if (helper->rcpt_first == NULL)
+			helper->rcpt_first = ms_smtp_client_refusal_new(helper, what);
+	} else {
+		helper->data_code = ms_smtp_reply_get_code(helper->reply);
+	}
+
+	/* the replies to the rest of this write */
+	if (helper->n_replied < helper->n_sent) {
+		ms_smtp_client_read_reply(
+		    task,
+		    ms_smtp_client_transaction_step(helper, helper->n_replied),
+		    ms_smtp_client_transaction_reply_cb);
 		return;
 	}
-	ms_smtp_client_command(task, "DATA", FALSE, "DATA", ms_smtp_client_data_cb);
-}
-
-static void
-ms_smtp_client_rcpt(GTask *task)
-{
-	MsSmtpClientHelper *helper = g_task_get_task_data(task);
-	g_autofree gchar *line =
-	    g_strdup_printf("RCPT TO:<%s>", helper->recipients[helper->rcpt_idx]);
-
-	ms_smtp_client_command(task, line, FALSE, "RCPT TO", ms_smtp_client_rcpt_cb);
-}
-
-static void
-ms_smtp_client_mail_cb(GTask *task)
-{
-	MsSmtpClientHelper *helper = g_task_get_task_data(task);
-
-	if (!ms_smtp_reply_is_positive(helper->reply)) {
-		g_autofree gchar *what = g_strdup_printf("MAIL FROM:<%s>", helper->envelope_from);
-		ms_smtp_client_return_error(task, ms_smtp_client_reply_error(helper, what));
+	if (!helper->mail_ok) {
+		ms_smtp_client_transaction_refused(task, helper->mail_refusal);
 		return;
 	}
-	helper->rcpt_idx = 0;
-	ms_smtp_client_rcpt(task);
+	if (helper->all_or_nothing && helper->rcpt_first != NULL) {
+		ms_smtp_client_transaction_refused(task, helper->rcpt_first);
+		return;
+	}
+	/* every recipient refused: a 4xx among them makes it worth a retry */
+	if (helper->n_replied > helper->n_recipients && helper->accepted == 0) {
+		ms_smtp_client_transaction_refused(task,
+						   helper->rcpt_first_deferred != NULL
+						       ? helper->rcpt_first_deferred
+						       : helper->rcpt_first_rejected);
+		return;
+	}
+	if (helper->n_sent < helper->n_recipients + 2) {
+		ms_smtp_client_transaction_send(task);
+		return;
+	}
+	/* DATA was the last command */
+	if (helper->data_code != 354) {
+		ms_smtp_client_transaction_fail(task, ms_smtp_client_reply_error(helper, "DATA"));
+		return;
+	}
+	ms_smtp_client_transaction_data(task);
 }
 
+/* writes the next commands: with PIPELINING (RFC 2920) MAIL FROM, every RCPT TO and DATA in
+ * one write, whose replies are then read in order; without, one command at a time */
 static void
-ms_smtp_client_mail(GTask *task)
+ms_smtp_client_transaction_send(GTask *task)
 {
 	MsSmtpClientHelper *helper = g_task_get_task_data(task);
-	gsize size = g_bytes_get_size(helper->message);
-	const gchar *size_param = NULL;
-	g_autoptr(GString) line = g_string_new(NULL);
+	MsSmtpClient *self = helper->self;
+	guint n_commands = helper->n_recipients + 2;
+	guint first = helper->n_sent;
+	guint end = first + 1;
+	g_autoptr(GString) out = g_string_new(NULL);
 
-	if (helper->extensions != NULL)
-		size_param = g_hash_table_lookup(helper->extensions, "SIZE");
-	if (size_param != NULL) {
-		guint64 limit = g_ascii_strtoull(size_param, NULL, 10);
+	if (self->extensions != NULL && g_hash_table_contains(self->extensions, "PIPELINING"))
+		end = MIN(first + MS_SMTP_CLIENT_PIPELINE_MAX, n_commands);
+	/* all or nothing: DATA only once every recipient is known to be accepted */
+	if (helper->all_or_nothing && first < n_commands - 1 && end > n_commands - 1)
+		end = n_commands - 1;
+	for (guint i = first; i < end; i++) {
+		g_autofree gchar *line = ms_smtp_client_transaction_line(helper, i);
 
-		/* RFC 1870: 0 or no value means no fixed limit */
-		if (limit > 0 && size > limit) {
-			ms_smtp_client_return_error(
-			    task,
-			    g_error_new(MS_ERROR,
-					MS_ERROR_REJECTED,
-					_("the message (%" G_GSIZE_FORMAT " bytes) is larger than "
-					  "the limit of %s (%" G_GUINT64_FORMAT " bytes)"),
-					size,
-					helper->server,
-					limit));
-			return;
-		}
+		g_debug("C: %s", line);
+		g_string_append(out, line);
+		g_string_append(out, "\r\n");
 	}
-
-	ms_smtp_client_emit_progress(helper->self, MS_SMTP_STAGE_SENDING, 0, size);
-	g_string_append_printf(line, "MAIL FROM:<%s>", helper->envelope_from);
-	if (size_param != NULL)
-		g_string_append_printf(line, " SIZE=%" G_GSIZE_FORMAT, size);
-	ms_smtp_client_command(task, line->str, FALSE, "MAIL FROM", ms_smtp_client_mail_cb);
+	helper->n_sent = end;
+	ms_smtp_client_helper_free_out(helper);
+	helper->out_len = out->len;
+	helper->out = g_string_free(g_steal_pointer(&out), FALSE);
+	ms_smtp_client_write_out(task,
+				 ms_smtp_client_transaction_step(helper, first),
+				 ms_smtp_client_transaction_reply_cb);
 }
 
 /* verify: what a send would see, without the transaction */
@@ -629,16 +1056,16 @@ ms_smtp_client_tls_version_to_string(GTlsProtocolVersion version)
 }
 
 static GPtrArray *
-ms_smtp_client_get_auth_mechanisms(MsSmtpClientHelper *helper);
+ms_smtp_client_get_auth_mechanisms(MsSmtpClient *self);
 
 static void
-ms_smtp_client_log_tls(MsSmtpClientHelper *helper)
+ms_smtp_client_log_tls(MsSmtpClient *self)
 {
-	g_autofree gchar *cipher = g_tls_connection_get_ciphersuite_name(helper->tls);
-	GTlsProtocolVersion version = g_tls_connection_get_protocol_version(helper->tls);
+	g_autofree gchar *cipher = g_tls_connection_get_ciphersuite_name(self->tls);
+	GTlsProtocolVersion version = g_tls_connection_get_protocol_version(self->tls);
 
 	g_debug("TLS with %s: %s, %s",
-		helper->server,
+		self->server,
 		ms_smtp_client_tls_version_to_string(version),
 		cipher != NULL ? cipher : "unknown cipher");
 }
@@ -658,12 +1085,12 @@ ms_smtp_client_strptr_cmp(gconstpointer a, gconstpointer b)
 
 /* DESIGN.md's Verify report; TLS keys are "" (and 0) without TLS */
 static GVariant *
-ms_smtp_client_build_report(MsSmtpClientHelper *helper)
+ms_smtp_client_build_report(MsSmtpClient *self)
 {
-	MsAccount *account = helper->self->account;
+	MsAccount *account = self->account;
 	GVariantBuilder builder;
 	g_autoptr(GPtrArray) extensions = g_ptr_array_new_with_free_func(g_free);
-	g_autoptr(GPtrArray) mechs = ms_smtp_client_get_auth_mechanisms(helper);
+	g_autoptr(GPtrArray) mechs = ms_smtp_client_get_auth_mechanisms(self);
 	GTlsCertificate *cert = NULL;
 	g_autofree gchar *subject = NULL;
 	g_autofree gchar *issuer = NULL;
@@ -671,12 +1098,12 @@ ms_smtp_client_build_report(MsSmtpClientHelper *helper)
 	g_autoptr(GDateTime) not_after = NULL;
 	g_autofree gchar *cipher = NULL;
 
-	if (helper->extensions != NULL) {
+	if (self->extensions != NULL) {
 		GHashTableIter iter;
 		gpointer key = NULL;
 		gpointer value = NULL;
 
-		g_hash_table_iter_init(&iter, helper->extensions);
+		g_hash_table_iter_init(&iter, self->extensions);
 		while (g_hash_table_iter_next(&iter, &key, &value)) {
 			const gchar *params = value;
 			g_autofree gchar *ext =
@@ -695,9 +1122,9 @@ ms_smtp_client_build_report(MsSmtpClientHelper *helper)
 	g_ptr_array_add(extensions, NULL);
 	g_ptr_array_add(mechs, NULL);
 
-	if (helper->tls != NULL) {
-		cert = g_tls_connection_get_peer_certificate(helper->tls);
-		cipher = g_tls_connection_get_ciphersuite_name(helper->tls);
+	if (self->tls != NULL) {
+		cert = g_tls_connection_get_peer_certificate(self->tls);
+		cipher = g_tls_connection_get_ciphersuite_name(self->tls);
 	}
 	if (cert != NULL) {
 		subject = g_tls_certificate_get_subject_name(cert);
@@ -723,7 +1150,7 @@ ms_smtp_client_build_report(MsSmtpClientHelper *helper)
 	g_variant_builder_add(&builder,
 			      "{sv}",
 			      "greeting",
-			      ms_smtp_client_variant_new_string(helper->greeting));
+			      ms_smtp_client_variant_new_string(self->greeting));
 	g_variant_builder_add(&builder,
 			      "{sv}",
 			      "extensions",
@@ -736,14 +1163,14 @@ ms_smtp_client_build_report(MsSmtpClientHelper *helper)
 	    &builder,
 	    "{sv}",
 	    "auth",
-	    g_variant_new_string(helper->auth_mech != NULL ? helper->auth_mech : "none"));
+	    g_variant_new_string(self->auth_mech != NULL ? self->auth_mech : "none"));
 	g_variant_builder_add(
 	    &builder,
 	    "{sv}",
 	    "tls-version",
-	    g_variant_new_string(helper->tls != NULL
+	    g_variant_new_string(self->tls != NULL
 				     ? ms_smtp_client_tls_version_to_string(
-					   g_tls_connection_get_protocol_version(helper->tls))
+					   g_tls_connection_get_protocol_version(self->tls))
 				     : ""));
 	g_variant_builder_add(&builder,
 			      "{sv}",
@@ -770,22 +1197,20 @@ ms_smtp_client_build_report(MsSmtpClientHelper *helper)
 	    &builder,
 	    "{sv}",
 	    "elapsed-ms",
-	    g_variant_new_uint32((guint32)((g_get_monotonic_time() - helper->started) / 1000)));
+	    g_variant_new_uint32((guint32)((g_get_monotonic_time() - self->started) / 1000)));
 	return g_variant_ref_sink(g_variant_builder_end(&builder));
 }
 
-/* after EHLO, TLS and AUTH: the transaction, or for a verify the report */
+/* after EHLO, TLS and AUTH: the session is ready for transactions */
 static void
-ms_smtp_client_transaction(GTask *task)
+ms_smtp_client_open_done(GTask *task)
 {
 	MsSmtpClientHelper *helper = g_task_get_task_data(task);
 
-	if (helper->verify) {
-		helper->report = ms_smtp_client_build_report(helper);
-		ms_smtp_client_quit(task);
-		return;
-	}
-	ms_smtp_client_mail(task);
+	helper->self->open = TRUE;
+	ms_smtp_client_op_done(task);
+	g_task_return_boolean(task, TRUE);
+	g_object_unref(task);
 }
 
 /* AUTH */
@@ -799,10 +1224,10 @@ ms_smtp_client_auth_done_cb(GTask *task)
 
 	if (ms_smtp_reply_is_positive(helper->reply)) {
 		g_debug("logged in to %s as '%s' with AUTH %s",
-			helper->server,
+			helper->self->server,
 			ms_account_get_username(account),
-			helper->auth_mech);
-		ms_smtp_client_transaction(task);
+			helper->self->auth_mech);
+		ms_smtp_client_open_done(task);
 		return;
 	}
 	if (ms_smtp_reply_is_transient(helper->reply)) {
@@ -811,9 +1236,9 @@ ms_smtp_client_auth_done_cb(GTask *task)
 							MS_ERROR_TEMPORARY,
 							_("%s cannot log in user '%s' right now "
 							  "(AUTH %s): %s"),
-							helper->server,
+							helper->self->server,
 							ms_account_get_username(account),
-							helper->auth_mech,
+							helper->self->auth_mech,
 							text));
 		return;
 	}
@@ -822,9 +1247,9 @@ ms_smtp_client_auth_done_cb(GTask *task)
 						MS_ERROR_AUTH_FAILED,
 						_("%s rejected the login of user '%s' (AUTH %s): "
 						  "%s"),
-						helper->server,
+						helper->self->server,
 						ms_account_get_username(account),
-						helper->auth_mech,
+						helper->self->auth_mech,
 						text));
 }
 
@@ -859,14 +1284,14 @@ ms_smtp_client_auth_login_cb(GTask *task)
 /* the mechanisms of "250-AUTH PLAIN LOGIN", upper case; the reply parser already merged the
  * old "250-AUTH=LOGIN" form into "AUTH" */
 static GPtrArray *
-ms_smtp_client_get_auth_mechanisms(MsSmtpClientHelper *helper)
+ms_smtp_client_get_auth_mechanisms(MsSmtpClient *self)
 {
 	const gchar *params = NULL;
 	g_auto(GStrv) split = NULL;
 	g_autoptr(GPtrArray) mechs = g_ptr_array_new_with_free_func(g_free);
 
-	if (helper->extensions != NULL)
-		params = g_hash_table_lookup(helper->extensions, "AUTH");
+	if (self->extensions != NULL)
+		params = g_hash_table_lookup(self->extensions, "AUTH");
 	if (params == NULL)
 		return g_steal_pointer(&mechs);
 	split = g_strsplit(params, " ", -1);
@@ -919,18 +1344,18 @@ ms_smtp_client_choose_auth(MsSmtpClientHelper *helper, const gchar **mech, GErro
 			    MS_ERROR_CREDENTIALS,
 			    _("no password for user '%s' on %s"),
 			    username,
-			    helper->server);
+			    self->server);
 		return FALSE;
 	}
-	if (!ms_tls_policy_check_auth(self->policy, helper->tls != NULL, error))
+	if (!ms_tls_policy_check_auth(self->policy, self->tls != NULL, error))
 		return FALSE;
 
-	mechs = ms_smtp_client_get_auth_mechanisms(helper);
+	mechs = ms_smtp_client_get_auth_mechanisms(helper->self);
 	if (mechs->len == 0) {
 		g_set_error(error,
 			    MS_ERROR,
 			    MS_ERROR_AUTH_FAILED,
-			    helper->tls != NULL
+			    self->tls != NULL
 				? _("%s does not offer AUTH (after TLS): remove username= to send "
 				    "without authentication")
 				: _("%s does not offer AUTH: remove username= to send without "
@@ -993,10 +1418,10 @@ ms_smtp_client_auth(GTask *task)
 		return;
 	}
 	if (mech == NULL) {
-		ms_smtp_client_transaction(task);
+		ms_smtp_client_open_done(task);
 		return;
 	}
-	helper->auth_mech = mech;
+	self->auth_mech = mech;
 	ms_smtp_client_emit_progress(self, MS_SMTP_STAGE_AUTH, 0, 0);
 	if (g_strcmp0(mech, "PLAIN") == 0) {
 		g_autoptr(MsSmtpClientSecret) response =
@@ -1032,8 +1457,8 @@ ms_smtp_client_handshake_cb(GObject *source, GAsyncResult *res, gpointer user_da
 			    g_error_new(MS_ERROR,
 					MS_ERROR_TIMEOUT,
 					_("TLS handshake with %s timed out after %u s"),
-					helper->server,
-					ms_smtp_client_timeout(helper)));
+					helper->self->server,
+					ms_smtp_client_timeout(helper->self)));
 			return;
 		}
 		if (error_local->domain != G_TLS_ERROR) {
@@ -1042,24 +1467,25 @@ ms_smtp_client_handshake_cb(GObject *source, GAsyncResult *res, gpointer user_da
 			    g_error_new(MS_ERROR,
 					MS_ERROR_CONNECTION,
 					_("connection to %s lost during the TLS handshake: %s"),
-					helper->server,
+					helper->self->server,
 					error_local->message));
 			return;
 		}
-		ms_smtp_client_return_error(
-		    task,
-		    ms_tls_policy_convert_error(helper->self->policy, helper->tls, error_local));
+		ms_smtp_client_return_error(task,
+					    ms_tls_policy_convert_error(helper->self->policy,
+									helper->self->tls,
+									error_local));
 		return;
 	}
-	if (!ms_tls_policy_check_peer(helper->self->policy, helper->tls, &error_local)) {
+	if (!ms_tls_policy_check_peer(helper->self->policy, helper->self->tls, &error_local)) {
 		ms_smtp_client_return_error(task, g_steal_pointer(&error_local));
 		return;
 	}
-	ms_smtp_client_log_tls(helper);
+	ms_smtp_client_log_tls(helper->self);
 
 	/* RFC 3207 §4.2: forget everything learnt before TLS */
-	ms_smtp_client_set_stream(helper, G_IO_STREAM(helper->tls));
-	g_clear_pointer(&helper->extensions, g_hash_table_unref);
+	ms_smtp_client_set_stream(helper->self, G_IO_STREAM(helper->self->tls));
+	g_clear_pointer(&helper->self->extensions, g_hash_table_unref);
 	ms_smtp_client_ehlo(task);
 }
 
@@ -1077,7 +1503,7 @@ ms_smtp_client_starttls_cb(GTask *task)
 		    ms_smtp_reply_get_code(helper->reply) >= 400) {
 			g_autofree gchar *text = ms_smtp_reply_to_string(helper->reply);
 			g_debug("%s refused STARTTLS (%s): continuing without TLS",
-				helper->server,
+				self->server,
 				text);
 			ms_smtp_client_auth(task);
 			return;
@@ -1088,7 +1514,7 @@ ms_smtp_client_starttls_cb(GTask *task)
 						    g_error_new(MS_ERROR,
 								MS_ERROR_TLS_REQUIRED,
 								_("%s refused STARTTLS: %s"),
-								helper->server,
+								self->server,
 								text));
 			return;
 		}
@@ -1098,20 +1524,20 @@ ms_smtp_client_starttls_cb(GTask *task)
 
 	/* RFC 3207 §6: whatever follows the 220 in clear was not sent by the server after TLS;
 	 * reading it would let a man in the middle inject commands' replies */
-	if (g_buffered_input_stream_get_available(G_BUFFERED_INPUT_STREAM(helper->reader)) > 0) {
+	if (self->rbuf_end > self->rbuf_start) {
 		ms_smtp_client_return_error(task,
 					    g_error_new(MS_ERROR,
 							MS_ERROR_TLS,
 							_("the server %s sent data after its "
 							  "STARTTLS reply; possible "
 							  "man-in-the-middle, aborting"),
-							helper->server));
+							self->server));
 		return;
 	}
 
 	identity = g_network_address_new(ms_account_get_host(self->account),
 					 ms_account_get_port(self->account));
-	tls = g_tls_client_connection_new(G_IO_STREAM(helper->connection), identity, &error_local);
+	tls = g_tls_client_connection_new(G_IO_STREAM(self->connection), identity, &error_local);
 	if (tls == NULL) {
 		ms_smtp_client_return_error(
 		    task,
@@ -1119,9 +1545,9 @@ ms_smtp_client_starttls_cb(GTask *task)
 		return;
 	}
 	ms_tls_policy_apply(self->policy, G_TLS_CLIENT_CONNECTION(tls));
-	helper->tls = G_TLS_CONNECTION(g_steal_pointer(&tls));
+	self->tls = G_TLS_CONNECTION(g_steal_pointer(&tls));
 	ms_smtp_client_emit_progress(self, MS_SMTP_STAGE_TLS, 0, 0);
-	g_tls_connection_handshake_async(helper->tls,
+	g_tls_connection_handshake_async(self->tls,
 					 G_PRIORITY_DEFAULT,
 					 ms_smtp_client_cancellable(task),
 					 ms_smtp_client_handshake_cb,
@@ -1136,12 +1562,12 @@ ms_smtp_client_after_ehlo(GTask *task)
 	gboolean use_starttls = FALSE;
 	GError *error = NULL;
 
-	if (helper->tls != NULL) {
+	if (helper->self->tls != NULL) {
 		ms_smtp_client_auth(task);
 		return;
 	}
-	if (helper->extensions != NULL)
-		offered = g_hash_table_contains(helper->extensions, "STARTTLS");
+	if (helper->self->extensions != NULL)
+		offered = g_hash_table_contains(helper->self->extensions, "STARTTLS");
 	if (!ms_tls_policy_check_starttls(helper->self->policy, offered, &use_starttls, &error)) {
 		ms_smtp_client_return_error(task, error);
 		return;
@@ -1162,7 +1588,7 @@ ms_smtp_client_helo_cb(GTask *task)
 		ms_smtp_client_return_error(task, ms_smtp_client_reply_error(helper, "HELO"));
 		return;
 	}
-	g_clear_pointer(&helper->extensions, g_hash_table_unref);
+	g_clear_pointer(&helper->self->extensions, g_hash_table_unref);
 	ms_smtp_client_after_ehlo(task);
 }
 
@@ -1182,8 +1608,8 @@ ms_smtp_client_ehlo_cb(GTask *task)
 		ms_smtp_client_return_error(task, ms_smtp_client_reply_error(helper, "EHLO"));
 		return;
 	}
-	g_clear_pointer(&helper->extensions, g_hash_table_unref);
-	helper->extensions = ms_smtp_reply_get_extensions(helper->reply);
+	g_clear_pointer(&helper->self->extensions, g_hash_table_unref);
+	helper->self->extensions = ms_smtp_reply_get_extensions(helper->reply);
 	ms_smtp_client_after_ehlo(task);
 }
 
@@ -1206,7 +1632,7 @@ ms_smtp_client_greeting_cb(GTask *task)
 	g_autofree gchar *text = ms_smtp_reply_to_string(helper->reply);
 
 	if (ms_smtp_reply_get_code(helper->reply) == 220) {
-		helper->greeting = g_steal_pointer(&text);
+		helper->self->greeting = g_steal_pointer(&text);
 		ms_smtp_client_ehlo(task);
 		return;
 	}
@@ -1215,7 +1641,7 @@ ms_smtp_client_greeting_cb(GTask *task)
 					    g_error_new(MS_ERROR,
 							MS_ERROR_TEMPORARY,
 							_("%s is not accepting mail right now: %s"),
-							helper->server,
+							helper->self->server,
 							text));
 		return;
 	}
@@ -1223,7 +1649,7 @@ ms_smtp_client_greeting_cb(GTask *task)
 				    g_error_new(MS_ERROR,
 						MS_ERROR_REJECTED,
 						_("%s refused the connection: %s"),
-						helper->server,
+						helper->self->server,
 						text));
 }
 
@@ -1236,8 +1662,7 @@ ms_smtp_client_socket_event_cb(GSocketClient *socket_client,
 			       GIOStream *connection,
 			       gpointer user_data)
 {
-	MsSmtpClientHelper *helper = user_data;
-	MsSmtpClient *self = helper->self;
+	MsSmtpClient *self = MS_SMTP_CLIENT(user_data);
 
 	if (event == G_SOCKET_CLIENT_CONNECTED && G_IS_SOCKET_CONNECTION(connection)) {
 		g_autoptr(GError) error_local = NULL;
@@ -1251,7 +1676,7 @@ ms_smtp_client_socket_event_cb(GSocketClient *socket_client,
 	/* implicit TLS: the only moment the connection can be set up before its handshake */
 	if (event == G_SOCKET_CLIENT_TLS_HANDSHAKING && G_IS_TLS_CLIENT_CONNECTION(connection)) {
 		ms_tls_policy_apply(self->policy, G_TLS_CLIENT_CONNECTION(connection));
-		g_set_object(&helper->tls, G_TLS_CONNECTION(connection));
+		g_set_object(&self->tls, G_TLS_CONNECTION(connection));
 		ms_smtp_client_emit_progress(self, MS_SMTP_STAGE_TLS, 0, 0);
 	}
 }
@@ -1259,41 +1684,41 @@ ms_smtp_client_socket_event_cb(GSocketClient *socket_client,
 static GError *
 ms_smtp_client_connect_error(MsSmtpClientHelper *helper, const GError *error)
 {
-	guint timeout = ms_smtp_client_timeout(helper);
+	guint timeout = ms_smtp_client_timeout(helper->self);
 
 	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
 		return g_error_copy(error);
 
 	/* the TCP connection is up and the implicit TLS handshake failed */
-	if (helper->tls != NULL) {
+	if (helper->self->tls != NULL) {
 		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
 			return g_error_new(MS_ERROR,
 					   MS_ERROR_TIMEOUT,
 					   _("TLS handshake with %s timed out after %u s"),
-					   helper->server,
+					   helper->self->server,
 					   timeout);
 		}
 		if (error->domain == G_TLS_ERROR)
 			return ms_tls_policy_convert_error(helper->self->policy,
-							   helper->tls,
+							   helper->self->tls,
 							   error);
 		return g_error_new(MS_ERROR,
 				   MS_ERROR_CONNECTION,
 				   _("connection to %s lost during the TLS handshake: %s"),
-				   helper->server,
+				   helper->self->server,
 				   error->message);
 	}
 	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
 		return g_error_new(MS_ERROR,
 				   MS_ERROR_TIMEOUT,
 				   _("cannot connect to %s: no answer within %u s"),
-				   helper->server,
+				   helper->self->server,
 				   timeout);
 	}
 	return g_error_new(MS_ERROR,
 			   MS_ERROR_CONNECTION,
 			   _("cannot connect to %s: %s"),
-			   helper->server,
+			   helper->self->server,
 			   error->message);
 }
 
@@ -1304,22 +1729,26 @@ ms_smtp_client_connect_cb(GObject *source, GAsyncResult *res, gpointer user_data
 	MsSmtpClientHelper *helper = g_task_get_task_data(task);
 	g_autoptr(GError) error_local = NULL;
 
-	helper->connection =
+	helper->self->connection =
 	    g_socket_client_connect_finish(G_SOCKET_CLIENT(source), res, &error_local);
-	if (helper->connection == NULL) {
+	g_signal_handlers_disconnect_by_data(helper->self->socket_client, helper->self);
+	g_clear_object(&helper->self->socket_client);
+	if (helper->self->connection == NULL) {
 		ms_smtp_client_return_error(task,
 					    ms_smtp_client_connect_error(helper, error_local));
 		return;
 	}
-	if (helper->tls != NULL) {
-		if (!ms_tls_policy_check_peer(helper->self->policy, helper->tls, &error_local)) {
+	if (helper->self->tls != NULL) {
+		if (!ms_tls_policy_check_peer(helper->self->policy,
+					      helper->self->tls,
+					      &error_local)) {
 			ms_smtp_client_return_error(task, g_steal_pointer(&error_local));
 			return;
 		}
-		ms_smtp_client_log_tls(helper);
+		ms_smtp_client_log_tls(helper->self);
 	}
-	g_debug("connected to %s", helper->server);
-	ms_smtp_client_set_stream(helper, G_IO_STREAM(helper->connection));
+	g_debug("connected to %s", helper->self->server);
+	ms_smtp_client_set_stream(helper->self, G_IO_STREAM(helper->self->connection));
 	ms_smtp_client_read_reply(task, MS_SMTP_CLIENT_STEP_GREETING, ms_smtp_client_greeting_cb);
 }
 
@@ -1330,26 +1759,26 @@ ms_smtp_client_connect(GTask *task)
 	MsSmtpClient *self = helper->self;
 	g_autoptr(GSocketConnectable) address = NULL;
 
-	helper->socket_client = g_socket_client_new();
+	self->socket_client = g_socket_client_new();
 	/* bounds every step: connect, each read and write, and the TLS handshake */
-	g_socket_client_set_timeout(helper->socket_client, ms_account_get_timeout(self->account));
+	g_socket_client_set_timeout(self->socket_client, ms_account_get_timeout(self->account));
 	/* SMTP never goes through an HTTP proxy, and the proxy resolvers talk to the session
 	 * bus */
-	g_socket_client_set_enable_proxy(helper->socket_client, FALSE);
+	g_socket_client_set_enable_proxy(self->socket_client, FALSE);
 	if (ms_account_get_security(self->account) == MS_SECURITY_TLS)
-		g_socket_client_set_tls(helper->socket_client, TRUE);
-	g_signal_connect(helper->socket_client,
+		g_socket_client_set_tls(self->socket_client, TRUE);
+	g_signal_connect(self->socket_client,
 			 "event",
 			 G_CALLBACK(ms_smtp_client_socket_event_cb),
-			 helper);
+			 self);
 
 	ms_smtp_client_emit_progress(self, MS_SMTP_STAGE_CONNECTING, 0, 0);
 	g_debug("connecting to %s (security=%s)",
-		helper->server,
+		self->server,
 		ms_security_to_string(ms_account_get_security(self->account)));
 	address = g_network_address_new(ms_account_get_host(self->account),
 					ms_account_get_port(self->account));
-	g_socket_client_connect_async(helper->socket_client,
+	g_socket_client_connect_async(self->socket_client,
 				      address,
 				      ms_smtp_client_cancellable(task),
 				      ms_smtp_client_connect_cb,
@@ -1414,11 +1843,6 @@ ms_smtp_client_helper_new(MsSmtpClient *self)
 	MsSmtpClientHelper *helper = g_new0(MsSmtpClientHelper, 1);
 
 	helper->self = g_object_ref(self);
-	helper->started = g_get_monotonic_time();
-	helper->server = g_strdup_printf("%s:%u",
-					 ms_account_get_host(self->account),
-					 ms_account_get_port(self->account));
-	helper->parser = ms_smtp_reply_parser_new();
 	return helper;
 }
 
@@ -1431,12 +1855,305 @@ ms_smtp_client_task_new(MsSmtpClient *self,
 {
 	GTask *task = g_task_new(self, cancellable, callback, user_data);
 
-	/* a message the server accepted stays sent, even if cancelled during QUIT */
+	/* a message the server accepted stays sent, even if cancelled meanwhile */
 	g_task_set_check_cancellable(task, FALSE);
 	g_task_set_task_data(task, helper, (GDestroyNotify)ms_smtp_client_helper_free);
-	g_clear_pointer(&self->last_reply, g_free);
-	self->last_reply = g_strdup("");
 	return task;
+}
+
+/* the session */
+
+void
+ms_smtp_client_open_async(MsSmtpClient *self,
+			  GCancellable *cancellable,
+			  GAsyncReadyCallback callback,
+			  gpointer user_data)
+{
+	g_autoptr(GTask) task = NULL;
+	GError *error = NULL;
+
+	g_return_if_fail(MS_IS_SMTP_CLIENT(self));
+	g_return_if_fail(cancellable == NULL || G_IS_CANCELLABLE(cancellable));
+
+	task = ms_smtp_client_task_new(self,
+				       ms_smtp_client_helper_new(self),
+				       cancellable,
+				       callback,
+				       user_data);
+	g_task_set_source_tag(task, ms_smtp_client_open_async);
+	if (self->busy) {
+		g_task_return_new_error(task,
+					G_IO_ERROR,
+					G_IO_ERROR_PENDING,
+					"another operation is running on the session with %s",
+					self->server);
+		return;
+	}
+	if (self->open) {
+		g_task_return_new_error(task,
+					G_IO_ERROR,
+					G_IO_ERROR_EXISTS,
+					"a session with %s is open already",
+					self->server);
+		return;
+	}
+	ms_smtp_client_set_last_reply(self, "");
+	if (!ms_smtp_client_check_account(self, &error)) {
+		g_task_return_error(task, error);
+		return;
+	}
+
+	/* a fresh session; what the last one learnt is forgotten */
+	ms_smtp_client_teardown(self);
+	g_clear_error(&self->closed_error);
+	g_clear_pointer(&self->extensions, g_hash_table_unref);
+	g_clear_pointer(&self->greeting, g_free);
+	self->auth_mech = NULL;
+	self->transactions = 0;
+	self->started = g_get_monotonic_time();
+	self->rbuf = g_malloc(MS_SMTP_CLIENT_READ_BUFFER_SIZE);
+	self->parser = ms_smtp_reply_parser_new();
+	self->busy = TRUE;
+	ms_smtp_client_connect(g_steal_pointer(&task));
+}
+
+gboolean
+ms_smtp_client_open_finish(MsSmtpClient *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(MS_IS_SMTP_CLIENT(self), FALSE);
+	g_return_val_if_fail(g_task_is_valid(res, self), FALSE);
+	return g_task_propagate_boolean(G_TASK(res), error);
+}
+
+static void
+ms_smtp_client_transaction_start(MsSmtpClient *self,
+				 const gchar *envelope_from,
+				 const gchar *const *recipients,
+				 GBytes *message,
+				 gboolean all_or_nothing,
+				 GCancellable *cancellable,
+				 GAsyncReadyCallback callback,
+				 gpointer user_data)
+{
+	g_autoptr(GTask) task = NULL;
+	MsSmtpClientHelper *helper = ms_smtp_client_helper_new(self);
+	gsize size = g_bytes_get_size(message);
+	GError *error = NULL;
+
+	helper->envelope_from = g_strdup(envelope_from != NULL ? envelope_from : "");
+	helper->recipients = g_strdupv((gchar **)recipients);
+	helper->n_recipients = recipients != NULL ? g_strv_length((gchar **)recipients) : 0;
+	helper->message = g_bytes_ref(message);
+	helper->all_or_nothing = all_or_nothing;
+	helper->result = ms_smtp_result_new();
+	task = ms_smtp_client_task_new(self, helper, cancellable, callback, user_data);
+	g_task_set_source_tag(task, ms_smtp_client_transaction_async);
+
+	if (self->busy) {
+		g_task_return_new_error(task,
+					G_IO_ERROR,
+					G_IO_ERROR_PENDING,
+					"another operation is running on the session with %s",
+					self->server);
+		return;
+	}
+	if (!ms_smtp_client_check_envelope(helper->envelope_from, recipients, &error)) {
+		g_task_return_error(task, error);
+		return;
+	}
+	ms_smtp_client_set_last_reply(self, "");
+	if (!ms_smtp_client_check_idle(self)) {
+		if (self->closed_error != NULL) {
+			g_task_return_error(task, g_error_copy(self->closed_error));
+			return;
+		}
+		g_task_return_new_error(task,
+					MS_ERROR,
+					MS_ERROR_CONNECTION,
+					_("no open session with %s"),
+					self->server);
+		return;
+	}
+
+	if (self->extensions != NULL)
+		helper->size_param = g_hash_table_lookup(self->extensions, "SIZE");
+	if (helper->size_param != NULL) {
+		guint64 limit = g_ascii_strtoull(helper->size_param, NULL, 10);
+
+		/* RFC 1870: 0 or no value means no fixed limit */
+		if (limit > 0 && size > limit) {
+			g_task_return_new_error(
+			    task,
+			    MS_ERROR,
+			    MS_ERROR_REJECTED,
+			    _("the message (%" G_GSIZE_FORMAT
+			      " bytes) is larger than the limit of %s (%" G_GUINT64_FORMAT
+			      " bytes)"),
+			    size,
+			    self->server,
+			    limit);
+			return;
+		}
+	}
+
+	self->busy = TRUE;
+	ms_smtp_client_emit_progress(self, MS_SMTP_STAGE_SENDING, 0, size);
+	ms_smtp_client_transaction_send(g_steal_pointer(&task));
+}
+
+void
+ms_smtp_client_transaction_async(MsSmtpClient *self,
+				 const gchar *envelope_from,
+				 const gchar *const *recipients,
+				 GBytes *message,
+				 GCancellable *cancellable,
+				 GAsyncReadyCallback callback,
+				 gpointer user_data)
+{
+	g_return_if_fail(MS_IS_SMTP_CLIENT(self));
+	g_return_if_fail(message != NULL);
+	g_return_if_fail(cancellable == NULL || G_IS_CANCELLABLE(cancellable));
+	ms_smtp_client_transaction_start(self,
+					 envelope_from,
+					 recipients,
+					 message,
+					 FALSE,
+					 cancellable,
+					 callback,
+					 user_data);
+}
+
+MsSmtpResult *
+ms_smtp_client_transaction_finish(MsSmtpClient *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(MS_IS_SMTP_CLIENT(self), NULL);
+	g_return_val_if_fail(g_task_is_valid(res, self), NULL);
+	return g_task_propagate_pointer(G_TASK(res), error);
+}
+
+void
+ms_smtp_client_close_async(MsSmtpClient *self, GAsyncReadyCallback callback, gpointer user_data)
+{
+	g_autoptr(GTask) task = NULL;
+	MsSmtpClientHelper *helper = NULL;
+
+	g_return_if_fail(MS_IS_SMTP_CLIENT(self));
+
+	helper = ms_smtp_client_helper_new(self);
+	helper->closing = TRUE;
+	helper->quiet = TRUE;
+	task = ms_smtp_client_task_new(self, helper, NULL, callback, user_data);
+	g_task_set_source_tag(task, ms_smtp_client_close_async);
+	if (self->busy) {
+		g_critical("closing the session with %s while another operation runs: cancel it "
+			   "first",
+			   self->server);
+		g_task_return_boolean(task, TRUE);
+		return;
+	}
+	if (!ms_smtp_client_check_idle(self)) {
+		g_task_return_boolean(task, TRUE);
+		return;
+	}
+	self->busy = TRUE;
+	ms_smtp_client_command(g_steal_pointer(&task),
+			       "QUIT",
+			       FALSE,
+			       "QUIT",
+			       ms_smtp_client_quit_cb);
+}
+
+void
+ms_smtp_client_close_finish(MsSmtpClient *self, GAsyncResult *res)
+{
+	g_return_if_fail(MS_IS_SMTP_CLIENT(self));
+	g_return_if_fail(g_task_is_valid(res, self));
+	g_task_propagate_boolean(G_TASK(res), NULL);
+}
+
+gboolean
+ms_smtp_client_is_open(MsSmtpClient *self)
+{
+	g_return_val_if_fail(MS_IS_SMTP_CLIENT(self), FALSE);
+	return ms_smtp_client_check_idle(self);
+}
+
+guint
+ms_smtp_client_get_transactions(MsSmtpClient *self)
+{
+	g_return_val_if_fail(MS_IS_SMTP_CLIENT(self), 0);
+	return self->transactions;
+}
+
+/* send: open, one transaction, close */
+
+typedef struct {
+	gchar *envelope_from;
+	gchar **recipients;
+	GBytes *message;
+	gchar *reply;
+} MsSmtpClientSend;
+
+static void
+ms_smtp_client_send_free(MsSmtpClientSend *send)
+{
+	g_free(send->envelope_from);
+	g_strfreev(send->recipients);
+	g_bytes_unref(send->message);
+	g_free(send->reply);
+	g_free(send);
+}
+
+static void
+ms_smtp_client_send_close_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GTask) task = G_TASK(user_data);
+	MsSmtpClientSend *send = g_task_get_task_data(task);
+
+	ms_smtp_client_close_finish(MS_SMTP_CLIENT(source), res);
+	g_task_return_pointer(task, g_steal_pointer(&send->reply), g_free);
+}
+
+static void
+ms_smtp_client_send_transaction_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	MsSmtpClient *self = MS_SMTP_CLIENT(source);
+	g_autoptr(GTask) task = G_TASK(user_data);
+	MsSmtpClientSend *send = g_task_get_task_data(task);
+	g_autoptr(GError) error_local = NULL;
+	g_autoptr(MsSmtpResult) result = ms_smtp_client_transaction_finish(self, res, &error_local);
+
+	if (result == NULL) {
+		/* no QUIT: the failing reply stays the last one */
+		ms_smtp_client_teardown(self);
+		g_task_return_error(task, g_steal_pointer(&error_local));
+		return;
+	}
+	send->reply = g_steal_pointer(&result->reply);
+	ms_smtp_client_close_async(self, ms_smtp_client_send_close_cb, g_steal_pointer(&task));
+}
+
+static void
+ms_smtp_client_send_open_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	MsSmtpClient *self = MS_SMTP_CLIENT(source);
+	g_autoptr(GTask) task = G_TASK(user_data);
+	MsSmtpClientSend *send = g_task_get_task_data(task);
+	GCancellable *cancellable = g_task_get_cancellable(task);
+	g_autoptr(GError) error_local = NULL;
+
+	if (!ms_smtp_client_open_finish(self, res, &error_local)) {
+		g_task_return_error(task, g_steal_pointer(&error_local));
+		return;
+	}
+	ms_smtp_client_transaction_start(self,
+					 send->envelope_from,
+					 (const gchar *const *)send->recipients,
+					 send->message,
+					 TRUE,
+					 cancellable,
+					 ms_smtp_client_send_transaction_cb,
+					 g_steal_pointer(&task));
 }
 
 void
@@ -1449,26 +2166,68 @@ ms_smtp_client_send_async(MsSmtpClient *self,
 			  gpointer user_data)
 {
 	g_autoptr(GTask) task = NULL;
-	MsSmtpClientHelper *helper;
+	MsSmtpClientSend *send = NULL;
 	GError *error = NULL;
 
 	g_return_if_fail(MS_IS_SMTP_CLIENT(self));
 	g_return_if_fail(message != NULL);
 	g_return_if_fail(cancellable == NULL || G_IS_CANCELLABLE(cancellable));
 
-	helper = ms_smtp_client_helper_new(self);
-	helper->envelope_from = g_strdup(envelope_from != NULL ? envelope_from : "");
-	helper->recipients = g_strdupv((gchar **)recipients);
-	helper->message = g_bytes_ref(message);
-	task = ms_smtp_client_task_new(self, helper, cancellable, callback, user_data);
+	send = g_new0(MsSmtpClientSend, 1);
+	send->envelope_from = g_strdup(envelope_from != NULL ? envelope_from : "");
+	send->recipients = g_strdupv((gchar **)recipients);
+	send->message = g_bytes_ref(message);
+	task = g_task_new(self, cancellable, callback, user_data);
 	g_task_set_source_tag(task, ms_smtp_client_send_async);
+	/* a message the server accepted stays sent, even if cancelled during QUIT */
+	g_task_set_check_cancellable(task, FALSE);
+	g_task_set_task_data(task, send, (GDestroyNotify)ms_smtp_client_send_free);
 
-	if (!ms_smtp_client_check_envelope(helper->envelope_from, recipients, &error) ||
-	    !ms_smtp_client_check_account(self, &error)) {
+	if (!ms_smtp_client_check_envelope(send->envelope_from, recipients, &error)) {
 		g_task_return_error(task, error);
 		return;
 	}
-	ms_smtp_client_connect(g_steal_pointer(&task));
+	ms_smtp_client_open_async(self,
+				  cancellable,
+				  ms_smtp_client_send_open_cb,
+				  g_steal_pointer(&task));
+}
+
+gchar *
+ms_smtp_client_send_finish(MsSmtpClient *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(MS_IS_SMTP_CLIENT(self), NULL);
+	g_return_val_if_fail(g_task_is_valid(res, self), NULL);
+	return g_task_propagate_pointer(G_TASK(res), error);
+}
+
+/* verify: open, report, close */
+
+static void
+ms_smtp_client_verify_close_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GTask) task = G_TASK(user_data);
+	GVariant *report = g_task_get_task_data(task);
+
+	ms_smtp_client_close_finish(MS_SMTP_CLIENT(source), res);
+	g_task_return_pointer(task, g_variant_ref(report), (GDestroyNotify)g_variant_unref);
+}
+
+static void
+ms_smtp_client_verify_open_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	MsSmtpClient *self = MS_SMTP_CLIENT(source);
+	g_autoptr(GTask) task = G_TASK(user_data);
+	g_autoptr(GError) error_local = NULL;
+
+	if (!ms_smtp_client_open_finish(self, res, &error_local)) {
+		g_task_return_error(task, g_steal_pointer(&error_local));
+		return;
+	}
+	g_task_set_task_data(task,
+			     ms_smtp_client_build_report(self),
+			     (GDestroyNotify)g_variant_unref);
+	ms_smtp_client_close_async(self, ms_smtp_client_verify_close_cb, g_steal_pointer(&task));
 }
 
 void
@@ -1478,34 +2237,21 @@ ms_smtp_client_verify_async(MsSmtpClient *self,
 			    gpointer user_data)
 {
 	g_autoptr(GTask) task = NULL;
-	MsSmtpClientHelper *helper;
-	GError *error = NULL;
 
 	g_return_if_fail(MS_IS_SMTP_CLIENT(self));
 	g_return_if_fail(cancellable == NULL || G_IS_CANCELLABLE(cancellable));
 
-	helper = ms_smtp_client_helper_new(self);
-	helper->verify = TRUE;
-	task = ms_smtp_client_task_new(self, helper, cancellable, callback, user_data);
+	task = g_task_new(self, cancellable, callback, user_data);
 	g_task_set_source_tag(task, ms_smtp_client_verify_async);
-
-	if (!ms_smtp_client_check_account(self, &error)) {
-		g_task_return_error(task, error);
-		return;
-	}
-	ms_smtp_client_connect(g_steal_pointer(&task));
+	g_task_set_check_cancellable(task, FALSE);
+	ms_smtp_client_open_async(self,
+				  cancellable,
+				  ms_smtp_client_verify_open_cb,
+				  g_steal_pointer(&task));
 }
 
 GVariant *
 ms_smtp_client_verify_finish(MsSmtpClient *self, GAsyncResult *res, GError **error)
-{
-	g_return_val_if_fail(MS_IS_SMTP_CLIENT(self), NULL);
-	g_return_val_if_fail(g_task_is_valid(res, self), NULL);
-	return g_task_propagate_pointer(G_TASK(res), error);
-}
-
-gchar *
-ms_smtp_client_send_finish(MsSmtpClient *self, GAsyncResult *res, GError **error)
 {
 	g_return_val_if_fail(MS_IS_SMTP_CLIENT(self), NULL);
 	g_return_val_if_fail(g_task_is_valid(res, self), NULL);
@@ -1532,6 +2278,9 @@ ms_smtp_client_dispose(GObject *object)
 {
 	MsSmtpClient *self = MS_SMTP_CLIENT(object);
 
+	/* no operation runs (each holds a reference): just drop the connection */
+	ms_smtp_client_teardown(self);
+	g_clear_pointer(&self->extensions, g_hash_table_unref);
 	g_clear_object(&self->policy);
 	g_clear_object(&self->account);
 	G_OBJECT_CLASS(ms_smtp_client_parent_class)->dispose(object);
@@ -1543,6 +2292,9 @@ ms_smtp_client_finalize(GObject *object)
 	MsSmtpClient *self = MS_SMTP_CLIENT(object);
 
 	g_clear_pointer(&self->password, ms_sasl_secret_free);
+	g_clear_error(&self->closed_error);
+	g_free(self->greeting);
+	g_free(self->server);
 	g_free(self->last_reply);
 	G_OBJECT_CLASS(ms_smtp_client_parent_class)->finalize(object);
 }
@@ -1584,5 +2336,7 @@ ms_smtp_client_new(MsAccount *account)
 	self = g_object_new(MS_TYPE_SMTP_CLIENT, NULL);
 	self->account = g_object_ref(account);
 	self->policy = ms_tls_policy_new(account);
+	self->server =
+	    g_strdup_printf("%s:%u", ms_account_get_host(account), ms_account_get_port(account));
 	return self;
 }

@@ -16,17 +16,34 @@ typedef enum {
 const gchar *
 ms_smtp_stage_to_string(MsSmtpStage stage); /* "connecting", "tls", "auth", "sending" */
 
-/* One SMTP session with the server of an account: connect (implicit TLS or plain), greeting,
- * EHLO (HELO fallback), STARTTLS per the account's security, AUTH, one transaction, QUIT.
- * Asynchronous only; every network step is bounded by the account's timeout.
+/* What one transaction achieved: the message went to every recipient except those listed in
+ * rejected and deferred (both never NULL, often empty; keys are the addr-specs as given). */
+typedef struct {
+	gchar *reply;	      /* the reply to the end of DATA, "250 2.0.0 Ok: queued as 4Fx" */
+	GHashTable *rejected; /* addr-spec -> reply text ("550 5.1.1 ..."): refused for good */
+	GHashTable *deferred; /* addr-spec -> reply text ("451 4.3.0 ..."): retry them later */
+} MsSmtpResult;
+
+void
+ms_smtp_result_free(MsSmtpResult *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsSmtpResult, ms_smtp_result_free)
+
+/* A client for the server of one account, holding at most one SMTP session: connect (implicit
+ * TLS or plain), greeting, EHLO (HELO fallback), STARTTLS per the account's security and AUTH
+ * (open), then any number of transactions over that connection, then QUIT (close). With
+ * PIPELINING (RFC 2920) offered, MAIL FROM, every RCPT TO and DATA go out in one write.
+ * Asynchronous only; one operation at a time (another one fails with G_IO_ERROR_PENDING);
+ * every network step is bounded by the account's timeout.
  *
  * Signals:
  *   "progress" (guint stage, guint64 done, guint64 total): emitted when a stage starts and,
  *   during MS_SMTP_STAGE_SENDING, after each chunk written (done/total are bytes of the
- *   message; 0 in the other stages). Not rate-limited: the caller does that.
+ *   message; 0 in the other stages). connecting, tls and auth come from open, sending from
+ *   each transaction. Not rate-limited: the caller does that.
  *
  * Errors are MS_ERROR codes whose messages say what to change and include the server's reply:
- *   MS_ERROR_CONNECTION   cannot connect / connection lost (transient)
+ *   MS_ERROR_CONNECTION   cannot connect / connection lost / garbage or an endless reply line
+ *                         from the server (transient)
  *   MS_ERROR_TIMEOUT      a step timed out; names the step (transient)
  *   MS_ERROR_TLS          handshake or certificate failure, STARTTLS injection
  *   MS_ERROR_TLS_REQUIRED TLS required but not offered; AUTH refused without TLS
@@ -43,7 +60,66 @@ ms_smtp_client_new(MsAccount *account);
 void
 ms_smtp_client_set_password(MsSmtpClient *self, const gchar *password);
 
-/* message: the complete RFC 5322 message with CRLF line ends, not dot-stuffed */
+/* the session API, for connection reuse */
+
+/* connect, greeting, EHLO, TLS and AUTH: the session is then ready for transactions; fails
+ * with G_IO_ERROR_EXISTS if one is open already. On error nothing stays open. */
+void
+ms_smtp_client_open_async(MsSmtpClient *self,
+			  GCancellable *cancellable,
+			  GAsyncReadyCallback callback,
+			  gpointer user_data);
+gboolean
+ms_smtp_client_open_finish(MsSmtpClient *self, GAsyncResult *res, GError **error);
+
+/* one transaction on the open session. message: the complete RFC 5322 message with CRLF line
+ * ends, not dot-stuffed (e.g. g_mapped_file_get_bytes() of the spool file); it is streamed
+ * through the dot-stuffer in 64 KiB chunks, never copied whole.
+ *
+ * Returns a result when the server accepted the message for at least one recipient: those
+ * refused with 5xx are in result->rejected, those refused with 4xx in result->deferred.
+ * Errors:
+ *   MS_ERROR_REJECTED / MS_ERROR_TEMPORARY  a 5xx / 4xx to MAIL FROM, DATA or the end of the
+ *     message, or every recipient refused (TEMPORARY if any of them got a 4xx; the message
+ *     names the first such recipient, as "... answered RCPT TO:<addr> with: 451 ...");
+ *     the client has sent RSET itself and the session stays usable, unless the reply was 421
+ *     (the server closes: the session is closed too)
+ *   MS_ERROR_CONNECTION / MS_ERROR_TIMEOUT / MS_ERROR_TLS / G_IO_ERROR_CANCELLED  the session
+ *     is closed (ms_smtp_client_is_open() is FALSE); a server that closed an idle session is
+ *     reported as MS_ERROR_CONNECTION before anything is sent
+ *   MS_ERROR_INVALID_ARGS  a bad envelope; nothing was sent, the session stays usable
+ * Once the whole message is written, the reply to it is awaited even if cancellable fires:
+ * the outcome is then the server's, and reporting it is the only truthful answer. */
+void
+ms_smtp_client_transaction_async(MsSmtpClient *self,
+				 const gchar *envelope_from,
+				 const gchar *const *recipients,
+				 GBytes *message,
+				 GCancellable *cancellable,
+				 GAsyncReadyCallback callback,
+				 gpointer user_data);
+MsSmtpResult *
+ms_smtp_client_transaction_finish(MsSmtpClient *self, GAsyncResult *res, GError **error);
+
+/* QUIT and close the connection, bounded by the timeout; errors are ignored (only logged).
+ * Does nothing if no session is open. */
+void
+ms_smtp_client_close_async(MsSmtpClient *self, GAsyncReadyCallback callback, gpointer user_data);
+void
+ms_smtp_client_close_finish(MsSmtpClient *self, GAsyncResult *res);
+
+/* whether a session is open and usable: FALSE before open, after close, after an I/O error,
+ * and once the server has closed an idle session (checked without blocking) */
+gboolean
+ms_smtp_client_is_open(MsSmtpClient *self);
+/* transactions that delivered a message on the current session (0 after open) */
+guint
+ms_smtp_client_get_transactions(MsSmtpClient *self);
+
+/* one-shot: open, one transaction, QUIT. All or nothing: any refused recipient fails the
+ * send (with the error of the first refused one) and nothing is delivered.
+ * message: as for ms_smtp_client_transaction_async(); fails with G_IO_ERROR_EXISTS if a
+ * session is open. */
 void
 ms_smtp_client_send_async(MsSmtpClient *self,
 			  const gchar *envelope_from,
@@ -69,7 +145,10 @@ ms_smtp_client_verify_async(MsSmtpClient *self,
 GVariant *
 ms_smtp_client_verify_finish(MsSmtpClient *self, GAsyncResult *res, GError **error);
 
-/* the server's last reply as text ("" before any), for ServerReply / ErrorMessage */
+/* the server's last reply as text ("" before any), for ServerReply / ErrorMessage. Replies to
+ * housekeeping do not count (RSET, the lone dot after a refused pipelined transaction, QUIT),
+ * so it is the reply to the end of DATA after a success and the refusing reply after a
+ * failure, even when pipelined replies came after it. */
 const gchar *
 ms_smtp_client_get_last_reply(MsSmtpClient *self);
 

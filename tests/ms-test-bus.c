@@ -29,6 +29,7 @@ struct _MsTestDaemon {
 	gchar *log_path;
 	GStrv extra_args;
 	GStrv extra_env;
+	GBusType bus_type; /* G_BUS_TYPE_SESSION or G_BUS_TYPE_SYSTEM */
 	gint exit_status;
 };
 
@@ -50,7 +51,8 @@ ms_test_daemon_destroy(MsTestDaemon *self)
 
 /* the directories and the accounts file; nothing is running yet */
 static MsTestDaemon *
-ms_test_daemon_new(const gchar *accounts_conf_text,
+ms_test_daemon_new(GBusType bus_type,
+		   const gchar *accounts_conf_text,
 		   const gchar *const *extra_args,
 		   const gchar *const *extra_env,
 		   GError **error)
@@ -58,6 +60,7 @@ ms_test_daemon_new(const gchar *accounts_conf_text,
 	MsTestDaemon *self = g_new0(MsTestDaemon, 1);
 	g_autofree gchar *config_dir = NULL;
 
+	self->bus_type = bus_type;
 	self->extra_args = g_strdupv((gchar **)extra_args);
 	self->extra_env = g_strdupv((gchar **)extra_env);
 	self->tmpdir = g_dir_make_tmp("ms-test-daemon-XXXXXX", error);
@@ -118,7 +121,8 @@ ms_test_daemon_spawn(MsTestDaemon *self, gboolean expect_failure, GError **error
 	}
 
 	g_ptr_array_add(argv, g_strdup(daemon_path));
-	g_ptr_array_add(argv, g_strdup("--session"));
+	g_ptr_array_add(argv,
+			g_strdup(self->bus_type == G_BUS_TYPE_SYSTEM ? "--system" : "--session"));
 	if (self->config_path != NULL) {
 		g_ptr_array_add(argv, g_strdup("--config"));
 		g_ptr_array_add(argv, g_strdup(self->config_path));
@@ -335,25 +339,45 @@ ms_test_daemon_launch(MsTestDaemon *self, GError **error)
 }
 
 MsTestDaemon *
-ms_test_daemon_start_full(const gchar *accounts_conf_text,
-			  const gchar *const *extra_args,
-			  const gchar *const *extra_env,
-			  GError **error)
+ms_test_daemon_start_on_bus(GBusType bus_type,
+			    const gchar *accounts_conf_text,
+			    const gchar *const *extra_args,
+			    const gchar *const *extra_env,
+			    GError **error)
 {
 	g_autoptr(MsTestDaemon) self = NULL;
 
-	self = ms_test_daemon_new(accounts_conf_text, extra_args, extra_env, error);
+	g_return_val_if_fail(bus_type == G_BUS_TYPE_SESSION || bus_type == G_BUS_TYPE_SYSTEM, NULL);
+
+	self = ms_test_daemon_new(bus_type, accounts_conf_text, extra_args, extra_env, error);
 	if (self == NULL)
 		return NULL;
-	self->bus = g_bus_get_sync(G_BUS_TYPE_SESSION, NULL, error);
+	self->bus = g_bus_get_sync(bus_type, NULL, error);
 	if (self->bus == NULL) {
 		g_prefix_error(error,
-			       "no session bus (run the test through tests/keyring-session.sh): ");
+			       bus_type == G_BUS_TYPE_SYSTEM
+				   ? "no private system bus (run the test through "
+				     "tests/system-bus-session.sh): "
+				   : "no session bus (run the test through "
+				     "tests/keyring-session.sh): ");
 		return NULL;
 	}
 	if (!ms_test_daemon_launch(self, error))
 		return NULL;
 	return g_steal_pointer(&self);
+}
+
+MsTestDaemon *
+ms_test_daemon_start_full(const gchar *accounts_conf_text,
+			  const gchar *const *extra_args,
+			  const gchar *const *extra_env,
+			  GError **error)
+{
+	return ms_test_daemon_start_on_bus(G_BUS_TYPE_SESSION,
+					   accounts_conf_text,
+					   extra_args,
+					   extra_env,
+					   error);
 }
 
 MsTestDaemon *
@@ -445,17 +469,23 @@ ms_test_daemon_free(MsTestDaemon *self)
 }
 
 gboolean
-ms_test_daemon_start_expect_failure(const gchar *accounts_conf_text,
-				    gint *exit_status,
-				    gchar **stderr_text,
-				    GError **error)
+ms_test_daemon_start_expect_failure_full(GBusType bus_type,
+					 const gchar *accounts_conf_text,
+					 const gchar *const *extra_args,
+					 const gchar *const *extra_env,
+					 gint *exit_status,
+					 gchar **stderr_text,
+					 GError **error)
 {
 	g_autoptr(MsTestDaemon) self = NULL;
 	g_autofree gchar *stderr_path = NULL;
 	g_autofree gchar *text = NULL;
 	gint status;
 
-	self = ms_test_daemon_new(accounts_conf_text, NULL, NULL, error);
+	g_return_val_if_fail(bus_type == G_BUS_TYPE_SESSION || bus_type == G_BUS_TYPE_SYSTEM,
+			     FALSE);
+
+	self = ms_test_daemon_new(bus_type, accounts_conf_text, extra_args, extra_env, error);
 	if (self == NULL)
 		return FALSE;
 	stderr_path = g_build_filename(self->tmpdir, "stderr.log", NULL);
@@ -484,6 +514,21 @@ ms_test_daemon_start_expect_failure(const gchar *accounts_conf_text,
 	if (stderr_text != NULL)
 		*stderr_text = g_steal_pointer(&text);
 	return TRUE;
+}
+
+gboolean
+ms_test_daemon_start_expect_failure(const gchar *accounts_conf_text,
+				    gint *exit_status,
+				    gchar **stderr_text,
+				    GError **error)
+{
+	return ms_test_daemon_start_expect_failure_full(G_BUS_TYPE_SESSION,
+							accounts_conf_text,
+							NULL,
+							NULL,
+							exit_status,
+							stderr_text,
+							error);
 }
 
 /* signal recorder */

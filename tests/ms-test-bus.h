@@ -23,7 +23,17 @@ ms_test_daemon_start_full(const gchar *accounts_conf_text,
 			  const gchar *const *extra_args,
 			  const gchar *const *extra_env,
 			  GError **error);
-/* the session bus connection the test talks to the daemon on */
+/* the same on the given bus: G_BUS_TYPE_SYSTEM runs `mail-senderd --system …` instead of
+ * --session and talks to it on the system bus, which must be a private one
+ * (DBUS_SYSTEM_BUS_ADDRESS set by tests/system-bus-session.sh); G_BUS_TYPE_SESSION is
+ * ms_test_daemon_start_full() */
+MsTestDaemon *
+ms_test_daemon_start_on_bus(GBusType bus_type,
+			    const gchar *accounts_conf_text,
+			    const gchar *const *extra_args,
+			    const gchar *const *extra_env,
+			    GError **error);
+/* the bus connection the test talks to the daemon on */
 GDBusConnection *
 ms_test_daemon_get_bus(MsTestDaemon *self);
 const gchar *
@@ -61,6 +71,16 @@ ms_test_daemon_start_expect_failure(const gchar *accounts_conf_text,
 				    gint *exit_status,
 				    gchar **stderr_text,
 				    GError **error);
+/* the same with --system or --session and extra arguments and environment, as
+ * ms_test_daemon_start_on_bus() takes them */
+gboolean
+ms_test_daemon_start_expect_failure_full(GBusType bus_type,
+					 const gchar *accounts_conf_text,
+					 const gchar *const *extra_args,
+					 const gchar *const *extra_env,
+					 gint *exit_status,
+					 gchar **stderr_text,
+					 GError **error);
 
 /* Records the daemon's signals in the order they arrive, per job object path, as strings:
  *   "Progress <stage> <done> <total>"   e.g. "Progress sending 123 456"

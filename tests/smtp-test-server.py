@@ -21,6 +21,9 @@ Misbehaving modes (a tiny hand-written SMTP dialogue):
   no-ehlo           answers EHLO with "502 5.5.2 Command not implemented" and HELO with 250,
                     then accepts MAIL/RCPT/DATA and stores the message like the good modes do
                     ("ehlo_or_helo": "HELO"), for HELO fallback tests
+  long-line         greets with "220 " and then an endless line: 64 MiB of "x" without a line
+                    end, written as fast as the client reads (a client must give up, not
+                    buffer it)
 
 --fail-first N greets the first N connections with "421 4.3.2 <host> Service not available,
 closing channel" and closes them; later connections behave normally (retry tests).
@@ -28,13 +31,20 @@ closing channel" and closes them; later connections behave normally (retry tests
 A wrong password with --auth gets "535 5.7.8 Authentication credentials invalid" (aiosmtpd),
 so there is no separate flag for rejecting AUTH: give the client other credentials.
 
+--pipelining advertises PIPELINING (RFC 2920) in the EHLO reply (aiosmtpd reads commands in
+order from one buffer, so it handles pipelined commands anyway; it just does not say so).
+--timeout S closes a connection idle for S seconds, without a word (as aiosmtpd does).
+
 --auth USER:PASS requires AUTH PLAIN/LOGIN with exactly these credentials before MAIL.
 As in aiosmtpd, AUTH is only offered on an encrypted connection (after STARTTLS, or with
 implicit TLS) unless --auth-plaintext is given.
 
 Every accepted message is stored in --maildir as <stamp>.eml (the bytes received after
 DATA, dot-unstuffed, CRLF line ends) and <stamp>.json (envelope, HELO name, AUTH login,
-TLS version, "ehlo_or_helo": "EHLO" or "HELO", "auth_mechanism"). The .json is written
+TLS version, "ehlo_or_helo": "EHLO" or "HELO", "auth_mechanism", "connection": the number of
+the connection it came over (1 for the first one the server accepted, STARTTLS keeps it),
+"pipelined": whether RCPT TO was already waiting when MAIL FROM was answered, "rsets": RSET
+commands seen on that connection before). The .json is written
 before the .eml and both are renamed into place, so a test that sees a .eml can read both.
 
 Prints "READY <mode> <host> <port>" on stdout once listening (--port 0 picks a free port;
@@ -56,7 +66,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 GOOD_MODES = ("plain", "starttls", "require-starttls", "implicit-tls")
 FAULT_MODES = ("stall-starttls", "greet-421", "drop-in-data", "tls-only-silent", "silent",
-               "starttls-inject", "no-ehlo")
+               "starttls-inject", "no-ehlo", "long-line")
 log = logging.getLogger("smtp-test-server")
 
 
@@ -98,7 +108,23 @@ class Recorder:
         session.host_name = hostname
         session.ms_greeting = "EHLO"
         # aiosmtpd offers AUTH on every TLS connection; hide it when no --auth was given
-        return responses if self.auth else [r for r in responses if not r.startswith("250-AUTH")]
+        if not self.auth:
+            responses = [r for r in responses if not r.startswith("250-AUTH")]
+        if self.args.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        # with this hook aiosmtpd leaves the envelope and the reply to us; a pipelining
+        # client has sent RCPT TO before this reply, so it already waits in the buffer
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        envelope.ms_pipelined = len(server._reader._buffer) > 0
+        return "250 OK"
+
+    async def handle_RSET(self, server, session, envelope):
+        server.ms_rsets = getattr(server, "ms_rsets", 0) + 1
+        return "250 OK"
 
     async def handle_HELO(self, server, session, envelope, hostname):
         # with this hook aiosmtpd leaves setting host_name and the reply to us
@@ -125,6 +151,9 @@ class Recorder:
             "tls_version": tls.version() if tls else None,
             "ehlo_or_helo": getattr(session, "ms_greeting", None),
             "auth_mechanism": getattr(session, "ms_auth_mechanism", None) if auth else None,
+            "connection": getattr(server, "ms_connection", None),
+            "pipelined": getattr(envelope, "ms_pipelined", False),
+            "rsets": getattr(server, "ms_rsets", 0),
         })
         return f"250 2.0.0 OK queued as {qid}"
 
@@ -146,7 +175,7 @@ class FailFirst:
     """Counts connections; the first N ones are to be refused with 421."""
 
     def __init__(self, n):
-        self.left = n
+        self.left, self.connections = n, 0
 
     def refuse(self):
         if self.left <= 0:
@@ -203,9 +232,20 @@ async def fault_session(args, ctx, store, fail_first, reader, writer):
         writer.write(b"".join(line.encode() + b"\r\n" for line in lines))
         await writer.drain()
 
+    fail_first.connections += 1
+    connection = fail_first.connections
     try:
         if mode == "silent":
             await reader.read()                      # wait until the client gives up
+            return
+        if mode == "long-line":
+            writer.write(b"220 ")
+            chunk = b"x" * 65536
+            for _ in range(1024):                    # 64 MiB, never a line end
+                writer.write(chunk)
+                await writer.drain()                 # blocks while the client does not read
+            log.info("long-line: the client read 64 MiB of one line")
+            await reader.read()
             return
         if mode == "greet-421" or fail_first.refuse():
             await send(f"421 4.3.2 {host} Service not available, closing channel")
@@ -225,6 +265,8 @@ async def fault_session(args, ctx, store, fail_first, reader, writer):
                     ext.append("STARTTLS")
                 if args.auth:
                     ext.append("AUTH PLAIN LOGIN")
+                if args.pipelining:
+                    ext.append("PIPELINING")
                 await send(f"250-{host}", *[f"250-{e}" for e in ext], "250 HELP")
             elif verb == "HELO":
                 helo, mail_from, rcpt_tos = arg.strip(), None, []
@@ -276,6 +318,7 @@ async def fault_session(args, ctx, store, fail_first, reader, writer):
                     "helo": helo, "peer": list(writer.get_extra_info("peername") or ()),
                     "auth_login": None, "tls_version": None,
                     "ehlo_or_helo": "HELO", "auth_mechanism": None,
+                    "connection": connection, "pipelined": False, "rsets": 0,
                 })
                 mail_from, mail_options, rcpt_tos, rcpt_options = None, [], [], []
                 await send(f"250 2.0.0 OK queued as {qid}")
@@ -344,7 +387,12 @@ async def main(args):
         handler = Recorder(args, store)
 
         def protocol():
-            return Greet421(args.hostname) if fail_first.refuse() else SMTP(handler, **kw)
+            fail_first.connections += 1
+            if fail_first.refuse():
+                return Greet421(args.hostname)
+            smtp = SMTP(handler, **kw)
+            smtp.ms_connection = fail_first.connections
+            return smtp
         server = await loop.create_server(protocol, args.host, args.port,
                                           ssl=ctx if implicit else None)
     else:
@@ -384,6 +432,7 @@ def parse_args(argv=None):
                    help="greet the first N connections with 421 and close them")
     p.add_argument("--size-limit", type=int, default=10 * 1024 * 1024, help="SIZE, bytes")
     p.add_argument("--timeout", type=float, default=60, help="idle timeout, seconds")
+    p.add_argument("--pipelining", action="store_true", help="advertise PIPELINING in EHLO")
     p.add_argument("--ready-file", help="write the listening port to this file when ready")
     p.add_argument("-v", "--verbose", action="store_true", help="log the SMTP dialogue")
     args = p.parse_args(argv)

@@ -208,6 +208,27 @@ wait_one_mail(MsTestServer *server, GPtrArray **mails)
 	return g_ptr_array_index(*mails, 0);
 }
 
+/* what `send --wait` prints for the stages the job went through, when stdout is not a
+ * terminal: one line per stage, "sending" with the message size */
+static gchar *
+stage_lines(MsTestDaemon *daemon, MsTestSignals *signals, const gchar *job)
+{
+	g_autofree gchar *stages = ms_test_signals_get_stages(signals, job);
+	g_auto(GStrv) names = g_strsplit(stages, " ", -1);
+	g_autoptr(GVariant) total = get_job_property(daemon, job, "BytesTotal");
+	g_autofree gchar *size =
+	    g_format_size_full(g_variant_get_uint64(total), G_FORMAT_SIZE_IEC_UNITS);
+	GString *str = g_string_new(NULL);
+
+	for (guint i = 0; names[i] != NULL; i++) {
+		if (g_str_equal(names[i], "sending"))
+			g_string_append_printf(str, "sending %s\n", size);
+		else
+			g_string_append_printf(str, "%s\n", names[i]);
+	}
+	return g_string_free(str, FALSE);
+}
+
 /* the job path on the first line of stdout */
 static gchar *
 first_line(const gchar *text)
@@ -226,10 +247,9 @@ test_usage(void)
 	const gchar *none[] = {NULL};
 	const gchar *unknown[] = {"frobnicate", NULL};
 	const gchar *no_rcpt[] = {"send", "--subject", "x", NULL};
-	const gchar *both_bodies[] = {"send", "--to", "a@example.test", "--body", "x",
-				      "--body-file", "/dev/null", NULL};
-	const gchar *bad_header[] = {"send", "--to", "a@example.test", "--header", "NoColon",
-				     NULL};
+	const gchar *both_bodies[] =
+	    {"send", "--to", "a@example.test", "--body", "x", "--body-file", "/dev/null", NULL};
+	const gchar *bad_header[] = {"send", "--to", "a@example.test", "--header", "NoColon", NULL};
 	const gchar *both_buses[] = {"--system", "jobs", "--session", NULL};
 	const gchar *cancel_bad[] = {"cancel", "not/a/job", NULL};
 	const gchar *cancel_none[] = {"cancel", NULL};
@@ -265,23 +285,23 @@ test_usage(void)
 
 	r = run_cli(both_bodies, NULL);
 	g_assert_cmpint(r->status, ==, 2);
-	g_assert_true(g_str_has_prefix(
-	    r->err,
-	    "mail-sender send: --body and --body-file cannot be used together\n"));
+	g_assert_true(
+	    g_str_has_prefix(r->err,
+			     "mail-sender send: --body and --body-file cannot be used together\n"));
 	g_clear_pointer(&r, cli_result_free);
 
 	r = run_cli(bad_header, NULL);
 	g_assert_cmpint(r->status, ==, 2);
-	g_assert_true(g_str_has_prefix(
-	    r->err,
-	    "mail-sender send: --header wants “Name: value”, not “NoColon”\n"));
+	g_assert_true(
+	    g_str_has_prefix(r->err,
+			     "mail-sender send: --header wants “Name: value”, not “NoColon”\n"));
 	g_clear_pointer(&r, cli_result_free);
 
 	r = run_cli(both_buses, NULL);
 	g_assert_cmpint(r->status, ==, 2);
-	g_assert_true(g_str_has_prefix(
-	    r->err,
-	    "mail-sender jobs: --system and --session cannot be used together\n"));
+	g_assert_true(
+	    g_str_has_prefix(r->err,
+			     "mail-sender jobs: --system and --session cannot be used together\n"));
 	g_clear_pointer(&r, cli_result_free);
 
 	r = run_cli(cancel_bad, NULL);
@@ -354,7 +374,9 @@ test_sendmail_usage(void)
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
-		g_autoptr(CliResult) r = run_cli(cases[i].args, "Subject: x\n\nbody\n");
+		/* stdin is /dev/null: the CLI stops before reading it, and a pipe it never
+		 * read could fail the write */
+		g_autoptr(CliResult) r = run_cli(cases[i].args, NULL);
 
 		g_test_message("case %u", i);
 		g_assert_cmpint(r->status, ==, EX_USAGE);
@@ -371,7 +393,7 @@ test_sendmail_no_daemon(void)
 	const gchar *no_bus_env[] = {"DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/bus", NULL};
 	g_autoptr(CliResult) r = NULL;
 
-	r = run_cli(args, "Subject: x\n\nbody\n");
+	r = run_cli(args, NULL);
 	g_assert_cmpint(r->status, ==, EX_UNAVAILABLE);
 	g_assert_cmpstr(r->out, ==, "");
 	g_assert_true(g_str_has_prefix(r->err,
@@ -380,7 +402,7 @@ test_sendmail_no_daemon(void)
 	g_assert_nonnull(strstr(r->err, "org.mail.Sender"));
 	g_clear_pointer(&r, cli_result_free);
 
-	r = run_cli_full(NULL, args, "Subject: x\n\nbody\n", NULL, no_bus_env);
+	r = run_cli_full(NULL, args, NULL, NULL, no_bus_env);
 	g_assert_cmpint(r->status, ==, EX_UNAVAILABLE);
 	g_assert_true(g_str_has_prefix(r->err,
 				       "sendmail: cannot reach the mail service on the session "
@@ -401,11 +423,11 @@ test_sendmail_symlink(void)
 	g_assert_no_error(error);
 	link = g_build_filename(dir, "sendmail", NULL);
 	g_assert_cmpint(symlink(g_getenv("MS_CLI_PATH"), link), ==, 0);
-	r = run_cli_full(link, bad_flag, "", NULL, NULL);
+	r = run_cli_full(link, bad_flag, NULL, NULL, NULL);
 	g_assert_cmpint(r->status, ==, EX_USAGE);
 	g_assert_cmpstr(r->err, ==, "sendmail: unknown option -y\n");
 	g_clear_pointer(&r, cli_result_free);
-	r = run_cli_full(link, version, "", NULL, NULL);
+	r = run_cli_full(link, version, NULL, NULL, NULL);
 	g_assert_cmpint(r->status, ==, 0);
 	g_assert_cmpstr(r->out, ==, "mail-sender " PACKAGE_VERSION "\n");
 	g_assert_true(ms_test_rm_rf(dir, &error));
@@ -468,10 +490,8 @@ test_send_wait(void)
 	total = get_job_property(daemon, job, "BytesTotal");
 	size = g_format_size_full(g_variant_get_uint64(total), G_FORMAT_SIZE_IEC_UNITS);
 	/* not a terminal: one line per stage, then the server's reply */
-	expected = g_strdup_printf("%s\nqueued\nconnecting\nsending %s\nsent: %s\n",
-				   job,
-				   size,
-				   reply);
+	expected =
+	    g_strdup_printf("%s\nqueued\nconnecting\nsending %s\nsent: %s\n", job, size, reply);
 	g_assert_cmpstr(r->out, ==, expected);
 
 	mail = wait_one_mail(server, &mails);
@@ -551,9 +571,9 @@ test_send_body_not_utf8(void)
 	r = run_cli(args, NULL);
 	g_assert_cmpint(r->status, ==, 1);
 	g_assert_cmpstr(r->out, ==, "");
-	expected = g_strdup_printf(
-	    "error: %s is not UTF-8 text (convert it, or send it with --attach)\n",
-	    path);
+	expected =
+	    g_strdup_printf("error: %s is not UTF-8 text (convert it, or send it with --attach)\n",
+			    path);
 	g_assert_cmpstr(r->err, ==, expected);
 	g_unlink(path);
 }
@@ -581,6 +601,7 @@ test_send_wait_rejected(void)
 	g_autofree gchar *message = NULL;
 	g_autofree gchar *expected_err = NULL;
 	g_autofree gchar *expected_out = NULL;
+	g_autofree gchar *stages = NULL;
 
 	g_assert_no_error(error);
 	conf = make_conf(server, "security=none\n");
@@ -596,11 +617,12 @@ test_send_wait_rejected(void)
 				       "Failed org.mail.Sender.Error.Rejected "));
 	message = get_job_string(daemon, job, "ErrorMessage");
 	g_assert_nonnull(strstr(message, "550"));
-	expected_err =
-	    g_strdup_printf("error: %s (org.mail.Sender.Error.Rejected)\n", message);
+	expected_err = g_strdup_printf("error: %s (org.mail.Sender.Error.Rejected)\n", message);
 	g_assert_cmpstr(r->err, ==, expected_err);
 	/* the stages it got through, and no "sent:" line */
-	expected_out = g_strdup_printf("%s\nqueued\nconnecting\n", job);
+	stages = stage_lines(daemon, signals, job);
+	g_assert_true(g_str_has_prefix(stages, "queued\nconnecting\n"));
+	expected_out = g_strdup_printf("%s\n%s", job, stages);
 	g_assert_cmpstr(r->out, ==, expected_out);
 	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 0);
 }
@@ -697,8 +719,8 @@ test_send_attach(void)
 static void
 test_send_attach_missing(void)
 {
-	const gchar *args[] = {"send", "--to", "a@example.test", "--attach", "/nonexistent/x.txt",
-			       NULL};
+	const gchar *args[] =
+	    {"send", "--to", "a@example.test", "--attach", "/nonexistent/x.txt", NULL};
 	g_autoptr(CliResult) r = run_cli(args, NULL);
 
 	g_assert_cmpint(r->status, ==, 1);
@@ -712,14 +734,8 @@ test_send_attach_missing(void)
 static void
 test_jobs_and_cancel(void)
 {
-	const gchar *send_args[] = {"send",
-				    "--to",
-				    "a@example.test",
-				    "--cc",
-				    "b@example.test",
-				    "--body",
-				    "x",
-				    NULL};
+	const gchar *send_args[] =
+	    {"send", "--to", "a@example.test", "--cc", "b@example.test", "--body", "x", NULL};
 	const gchar *jobs_args[] = {"jobs", NULL};
 	g_autoptr(GError) error = NULL;
 	g_autoptr(MsTestServer) server = ms_test_server_start("greet-421", NULL, &error);
@@ -897,8 +913,8 @@ test_verify_implicit_tls(void)
 		g_test_message("line %u: %s", i, lines[i]);
 		g_assert_true(g_str_has_prefix(lines[i], labels[i]));
 	}
-	line = g_strdup_printf("Server:              127.0.0.1:%u",
-			       ms_test_server_get_port(server));
+	line =
+	    g_strdup_printf("Server:              127.0.0.1:%u", ms_test_server_get_port(server));
 	g_assert_cmpstr(lines[0], ==, line);
 	g_assert_cmpstr(lines[1], ==, "Security:            tls");
 	g_assert_true(g_str_has_prefix(lines[2], "Greeting:            220 "));
@@ -945,9 +961,37 @@ typedef struct {
 	MsTestDaemon *daemon;
 } Fixture;
 
+static gboolean
+queue_is_empty(gpointer user_data)
+{
+	MsTestDaemon *daemon = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) ret = NULL;
+	g_autoptr(GVariant) value = NULL;
+
+	ret = g_dbus_connection_call_sync(ms_test_daemon_get_bus(daemon),
+					  "org.mail.Sender",
+					  "/org/mail/Sender",
+					  "org.freedesktop.DBus.Properties",
+					  "Get",
+					  g_variant_new("(ss)", "org.mail.Sender", "QueueLength"),
+					  G_VARIANT_TYPE("(v)"),
+					  G_DBUS_CALL_FLAGS_NONE,
+					  WAIT_MS,
+					  NULL,
+					  &error);
+	g_assert_no_error(error);
+	g_variant_get(ret, "(v)", &value);
+	return g_variant_get_uint32(value) == 0;
+}
+
 static void
 fixture_free(Fixture *self)
 {
+	/* the server has the message before the daemon has its 221 to QUIT: let the jobs
+	 * finish, so that the daemon is stopped idle */
+	if (self->daemon != NULL)
+		g_assert_true(ms_test_wait_until(queue_is_empty, self->daemon, WAIT_MS));
 	g_clear_pointer(&self->daemon, ms_test_daemon_free);
 	g_clear_pointer(&self->server, ms_test_server_free);
 	g_free(self);
@@ -979,8 +1023,11 @@ fixture_new(void)
 static void
 test_sendmail_recipients(void)
 {
-	const gchar *args[] = {"sendmail", "-i", "rcpt1@example.test,rcpt2@example.test",
-			       "rcpt3@example.test", NULL};
+	const gchar *args[] = {"sendmail",
+			       "-i",
+			       "rcpt1@example.test,rcpt2@example.test",
+			       "rcpt3@example.test",
+			       NULL};
 	const gchar *rcpts_expected[] = {"rcpt1@example.test",
 					 "rcpt2@example.test",
 					 "rcpt3@example.test",
@@ -1067,14 +1114,40 @@ test_sendmail_dot_ends(void)
 	g_assert_cmpstr(body, ==, "line 1\r\n..two dots stay\r\n");
 }
 
+/* the same when the CLI copies the message itself (-F), CRLF input, dots inside lines */
+static void
+test_sendmail_dot_ends_copied(void)
+{
+	const gchar *args[] =
+	    {"sendmail", "-F", "Copier", "-f", "copier@example.test", "rcpt@example.test", NULL};
+	g_autoptr(Fixture) fx = fixture_new();
+	g_autoptr(CliResult) r = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autofree gchar *body = NULL;
+	MsTestMail *mail;
+
+	r = run_cli(args, "Subject: copied\r\n\r\nline\r\n.keep\r\n.\r\nafter\r\n");
+	g_assert_cmpint(r->status, ==, 0);
+	g_assert_cmpstr(r->err, ==, "");
+	mail = wait_one_mail(fx->server, &mails);
+	g_assert_true(bytes_contain(mail->eml, "From: Copier <copier@example.test>\r\n"));
+	body = mail_body(mail);
+	g_assert_cmpstr(body, ==, "line\r\n.keep\r\n");
+}
+
 /* -F adds "From: NAME <-f address>" to a message without From; a From of its own wins */
 static void
 test_sendmail_full_name(void)
 {
-	const gchar *args[] = {"sendmail", "-i", "-F", "Backup \"Job\"", "-fbackup@example.test",
-			       "rcpt@example.test", NULL};
-	const gchar *args_account[] = {"sendmail", "-oi", "-F", "Smart Daemon",
-				       "rcpt@example.test", NULL};
+	const gchar *args[] = {"sendmail",
+			       "-i",
+			       "-F",
+			       "Backup \"Job\"",
+			       "-fbackup@example.test",
+			       "rcpt@example.test",
+			       NULL};
+	const gchar *args_account[] =
+	    {"sendmail", "-oi", "-F", "Smart Daemon", "rcpt@example.test", NULL};
 	g_autoptr(Fixture) fx = fixture_new();
 	g_autoptr(CliResult) r = NULL;
 	g_autoptr(GPtrArray) mails = NULL;
@@ -1101,8 +1174,9 @@ test_sendmail_full_name(void)
 						    "From: \"Backup \\\"Job\\\"\" "
 						    "<backup@example.test>\r\n"));
 		} else if (bytes_contain(mail->eml, "Subject: smart\r\n")) {
-			g_assert_true(bytes_contain(mail->eml,
-						    "From: Smart Daemon <sender@example.test>\r\n"));
+			g_assert_true(
+			    bytes_contain(mail->eml,
+					  "From: Smart Daemon <sender@example.test>\r\n"));
 		} else {
 			g_assert_true(bytes_contain(mail->eml, "From: Own <own@example.test>\r\n"));
 			g_assert_false(bytes_contain(mail->eml, "Backup"));
@@ -1184,6 +1258,7 @@ main(int argc, char **argv)
 	g_test_add_func("/mail-sender/cli/sendmail-recipients", test_sendmail_recipients);
 	g_test_add_func("/mail-sender/cli/sendmail-extract-bcc", test_sendmail_extract_bcc);
 	g_test_add_func("/mail-sender/cli/sendmail-dot-ends", test_sendmail_dot_ends);
+	g_test_add_func("/mail-sender/cli/sendmail-dot-ends-copied", test_sendmail_dot_ends_copied);
 	g_test_add_func("/mail-sender/cli/sendmail-full-name", test_sendmail_full_name);
 	g_test_add_func("/mail-sender/cli/sendmail-bad-message", test_sendmail_bad_message);
 	g_test_add_func("/mail-sender/cli/sendmail-symlink-delivers",

@@ -1,6 +1,8 @@
 #include "config.h"
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ms-error.h"
@@ -270,8 +272,8 @@ ms_test_plain_func(void)
 	g_assert_no_error(error);
 	g_assert_nonnull(reply);
 	g_assert_true(g_str_has_prefix(reply, "250 2.0.0 OK queued as "));
-	/* the last reply of the session is the 221 to QUIT */
-	g_assert_cmpstr(ms_smtp_client_get_last_reply(client), !=, "");
+	/* the 221 to QUIT is housekeeping: the last reply is the one to the message */
+	g_assert_cmpstr(ms_smtp_client_get_last_reply(client), ==, reply);
 	g_assert_cmpstr(session.stages->str, ==, "connecting sending");
 	g_assert_cmpuint(session.last_done, ==, strlen(ms_test_message));
 	g_assert_cmpuint(session.last_total, ==, strlen(ms_test_message));
@@ -1393,6 +1395,753 @@ ms_test_verify_wrong_password_func(void)
 	g_assert_cmpstr(error->message, ==, expected);
 }
 
+/* the session API: many transactions over one connection */
+
+static gboolean
+ms_test_open(MsSmtpClient *client, MsTestSession *session, GError **error)
+{
+	gulong handler_id;
+	gboolean ret;
+
+	if (session->stages == NULL)
+		session->stages = g_string_new(NULL);
+	handler_id = g_signal_connect(client, "progress", G_CALLBACK(ms_test_progress_cb), session);
+	ms_smtp_client_open_async(client, NULL, ms_test_async_cb, session);
+	ms_test_session_wait(session);
+	g_signal_handler_disconnect(client, handler_id);
+	ret = ms_smtp_client_open_finish(client, session->res, error);
+	g_clear_object(&session->res);
+	return ret;
+}
+
+static MsSmtpResult *
+ms_test_transaction_full(MsSmtpClient *client,
+			 MsTestSession *session,
+			 const gchar *const *recipients,
+			 const gchar *message,
+			 gsize len,
+			 GCancellable *cancellable,
+			 GError **error)
+{
+	g_autoptr(GBytes) bytes = g_bytes_new(message, len);
+	gulong handler_id;
+	MsSmtpResult *result;
+
+	if (session->stages == NULL)
+		session->stages = g_string_new(NULL);
+	session->last_done = 0;
+	session->last_total = 0;
+	handler_id = g_signal_connect(client, "progress", G_CALLBACK(ms_test_progress_cb), session);
+	ms_smtp_client_transaction_async(client,
+					 MS_TEST_FROM,
+					 recipients,
+					 bytes,
+					 cancellable,
+					 ms_test_async_cb,
+					 session);
+	ms_test_session_wait(session);
+	g_signal_handler_disconnect(client, handler_id);
+	result = ms_smtp_client_transaction_finish(client, session->res, error);
+	g_clear_object(&session->res);
+	return result;
+}
+
+static MsSmtpResult *
+ms_test_transaction(MsSmtpClient *client,
+		    MsTestSession *session,
+		    const gchar *const *recipients,
+		    GError **error)
+{
+	return ms_test_transaction_full(client,
+					session,
+					recipients,
+					ms_test_message,
+					strlen(ms_test_message),
+					NULL,
+					error);
+}
+
+static void
+ms_test_close(MsSmtpClient *client, MsTestSession *session)
+{
+	ms_smtp_client_close_async(client, ms_test_async_cb, session);
+	ms_test_session_wait(session);
+	ms_smtp_client_close_finish(client, session->res);
+	g_clear_object(&session->res);
+}
+
+/* what the server's .json says beyond MsTestMail */
+typedef struct {
+	gint64 connection; /* numbered from 1 by the server */
+	gboolean pipelined;
+	gint64 rsets; /* RSET commands on that connection before this message */
+} MsTestMailMeta;
+
+static void
+ms_test_get_meta(MsTestServer *server, MsTestMail *mail, MsTestMailMeta *meta)
+{
+	g_autofree gchar *name = g_strdup_printf("%s.json", mail->id);
+	g_autofree gchar *path = g_build_filename(ms_test_server_get_maildir(server), name, NULL);
+	g_autoptr(JsonParser) parser = json_parser_new();
+	g_autoptr(GError) error = NULL;
+	JsonObject *obj;
+	gboolean ret;
+
+	ret = json_parser_load_from_file(parser, path, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	obj = json_node_get_object(json_parser_get_root(parser));
+	meta->connection = json_object_get_int_member(obj, "connection");
+	meta->pipelined = json_object_get_boolean_member(obj, "pipelined");
+	meta->rsets = json_object_get_int_member(obj, "rsets");
+}
+
+/* message number i of a stream: different sizes and contents, some spanning several chunks,
+ * with dot lines to stuff */
+static GString *
+ms_test_numbered_message(guint i)
+{
+	GString *message = g_string_new(NULL);
+
+	g_string_append_printf(message,
+			       "From: Alice <alice@example.test>\r\n"
+			       "To: Bob <bob@example.test>\r\n"
+			       "Subject: message %u\r\n"
+			       "Message-ID: <%u@example.test>\r\n"
+			       "\r\n"
+			       "Hello Bob, this is message %u.\r\n"
+			       ".a dot line\r\n",
+			       i,
+			       i,
+			       i);
+	if (i % 10 == 7) {
+		while (message->len < 150 * 1024)
+			g_string_append(message, "0123456789 abcdefghijklmnopqrstuvwxyz\r\n.\r\n");
+	}
+	g_string_append(message, "Bye.\r\n");
+	return message;
+}
+
+static void
+ms_test_session_reuse_func(void)
+{
+	const gchar *args[] = {"--pipelining", NULL};
+	g_autoptr(MsTestServer) server = ms_test_start("plain", args);
+	g_autoptr(MsAccount) account =
+	    ms_test_account_new(ms_test_server_get_port(server), "security", "none", NULL);
+	g_autoptr(MsSmtpClient) client = ms_smtp_client_new(account);
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autoptr(GError) error = NULL;
+	g_auto(MsTestSession) session = {0};
+	const gchar *recipients[] = {"bob@example.test", "carol@example.org", NULL};
+	const guint n = 40;
+	gboolean ret;
+
+	g_assert_false(ms_smtp_client_is_open(client));
+	ret = ms_test_open(client, &session, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	g_assert_true(ms_smtp_client_is_open(client));
+	g_assert_cmpuint(ms_smtp_client_get_transactions(client), ==, 0);
+	for (guint i = 0; i < n; i++) {
+		g_autoptr(GString) message = ms_test_numbered_message(i);
+		g_autoptr(MsSmtpResult) result = NULL;
+
+		result = ms_test_transaction_full(client,
+						  &session,
+						  recipients,
+						  message->str,
+						  message->len,
+						  NULL,
+						  &error);
+		g_assert_no_error(error);
+		g_assert_nonnull(result);
+		g_assert_true(g_str_has_prefix(result->reply, "250 2.0.0 OK queued as "));
+		g_assert_cmpuint(g_hash_table_size(result->rejected), ==, 0);
+		g_assert_cmpuint(g_hash_table_size(result->deferred), ==, 0);
+		g_assert_cmpstr(ms_smtp_client_get_last_reply(client), ==, result->reply);
+		g_assert_cmpuint(session.last_done, ==, message->len);
+		g_assert_cmpuint(session.last_total, ==, message->len);
+		g_assert_cmpuint(ms_smtp_client_get_transactions(client), ==, i + 1);
+		g_assert_true(ms_smtp_client_is_open(client));
+	}
+	g_assert_cmpstr(session.stages->str, ==, "connecting sending");
+	ms_test_close(client, &session);
+	g_assert_false(ms_smtp_client_is_open(client));
+
+	mails = ms_test_server_wait_for_messages(server, n, 10000);
+	g_assert_cmpuint(mails->len, ==, n);
+	for (guint i = 0; i < n; i++) {
+		MsTestMail *mail = g_ptr_array_index(mails, i);
+		g_autoptr(GString) message = ms_test_numbered_message(i);
+		MsTestMailMeta meta = {0};
+
+		ms_test_assert_mail(mail, message->str);
+		g_assert_cmpstrv(mail->rcpt_tos, recipients);
+		ms_test_get_meta(server, mail, &meta);
+		/* one connection for all of them, and the commands went out pipelined */
+		g_assert_cmpint(meta.connection, ==, 1);
+		g_assert_true(meta.pipelined);
+		g_assert_cmpint(meta.rsets, ==, 0);
+	}
+}
+
+static void
+ms_test_session_no_pipelining_func(void)
+{
+	g_autoptr(MsTestServer) server = ms_test_start("plain", NULL);
+	g_autoptr(MsAccount) account =
+	    ms_test_account_new(ms_test_server_get_port(server), "security", "none", NULL);
+	g_autoptr(MsSmtpClient) client = ms_smtp_client_new(account);
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autoptr(GError) error = NULL;
+	g_auto(MsTestSession) session = {0};
+	const gchar *recipients[] = {"bob@example.test", "carol@example.org", NULL};
+	gboolean ret;
+
+	ret = ms_test_open(client, &session, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	for (guint i = 0; i < 3; i++) {
+		g_autoptr(MsSmtpResult) result =
+		    ms_test_transaction(client, &session, recipients, &error);
+		g_assert_no_error(error);
+		g_assert_nonnull(result);
+	}
+	ms_test_close(client, &session);
+
+	/* PIPELINING not offered: one command at a time */
+	mails = ms_test_server_wait_for_messages(server, 3, 10000);
+	g_assert_cmpuint(mails->len, ==, 3);
+	for (guint i = 0; i < mails->len; i++) {
+		MsTestMail *mail = g_ptr_array_index(mails, i);
+		MsTestMailMeta meta = {0};
+
+		ms_test_assert_mail(mail, ms_test_message);
+		g_assert_cmpstrv(mail->rcpt_tos, recipients);
+		ms_test_get_meta(server, mail, &meta);
+		g_assert_cmpint(meta.connection, ==, 1);
+		g_assert_false(meta.pipelined);
+	}
+}
+
+static void
+ms_test_session_tls(const gchar *mode, const gchar *security)
+{
+	const gchar *args[] = {"--pipelining", "--auth", "alice:" MS_TEST_PASSWORD, NULL};
+	g_autoptr(MsTestServer) server = ms_test_start(mode, args);
+	g_autofree gchar *ca_file = ms_test_server_get_ca_file();
+	g_autoptr(MsAccount) account = ms_test_account_new(ms_test_server_get_port(server),
+							   "security",
+							   security,
+							   "ca-file",
+							   ca_file,
+							   "username",
+							   "alice",
+							   NULL);
+	g_autoptr(MsSmtpClient) client = ms_smtp_client_new(account);
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autoptr(GError) error = NULL;
+	g_auto(MsTestSession) session = {0};
+	const gchar *recipients[] = {"bob@example.test", NULL};
+	const guint n = 8;
+	gboolean ret;
+
+	ms_smtp_client_set_password(client, MS_TEST_PASSWORD);
+	ret = ms_test_open(client, &session, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	g_assert_cmpstr(session.stages->str, ==, "connecting tls auth");
+	for (guint i = 0; i < n; i++) {
+		g_autoptr(GString) message = ms_test_numbered_message(i);
+		g_autoptr(MsSmtpResult) result = NULL;
+
+		/* looking for a closed connection must not mistake TLS records (session
+		 * tickets) for the server talking */
+		g_assert_true(ms_smtp_client_is_open(client));
+		result = ms_test_transaction_full(client,
+						  &session,
+						  recipients,
+						  message->str,
+						  message->len,
+						  NULL,
+						  &error);
+		g_assert_no_error(error);
+		g_assert_nonnull(result);
+	}
+	g_assert_cmpuint(ms_smtp_client_get_transactions(client), ==, n);
+	ms_test_close(client, &session);
+	g_assert_false(ms_smtp_client_is_open(client));
+
+	mails = ms_test_server_wait_for_messages(server, n, 10000);
+	g_assert_cmpuint(mails->len, ==, n);
+	for (guint i = 0; i < n; i++) {
+		MsTestMail *mail = g_ptr_array_index(mails, i);
+		g_autoptr(GString) message = ms_test_numbered_message(i);
+		MsTestMailMeta meta = {0};
+
+		ms_test_assert_mail(mail, message->str);
+		g_assert_cmpstr(mail->tls_version, ==, "TLSv1.3");
+		g_assert_cmpstr(mail->auth_login, ==, "alice");
+		ms_test_get_meta(server, mail, &meta);
+		g_assert_cmpint(meta.connection, ==, 1);
+		g_assert_true(meta.pipelined);
+	}
+}
+
+static void
+ms_test_session_starttls_func(void)
+{
+	ms_test_session_tls("starttls", "starttls");
+}
+
+static void
+ms_test_session_implicit_tls_func(void)
+{
+	ms_test_session_tls("implicit-tls", "tls");
+}
+
+static void
+ms_test_session_many_recipients_func(void)
+{
+	const gchar *args[] = {"--pipelining", NULL};
+	g_autoptr(MsTestServer) server = ms_test_start("plain", args);
+	g_autoptr(MsAccount) account =
+	    ms_test_account_new(ms_test_server_get_port(server), "security", "none", NULL);
+	g_autoptr(MsSmtpClient) client = ms_smtp_client_new(account);
+	g_autoptr(MsSmtpResult) result = NULL;
+	g_autoptr(MsTestMail) mail = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+	g_auto(GStrv) recipients = NULL;
+	g_auto(MsTestSession) session = {0};
+	gboolean ret;
+
+	/* more than fit into one pipelined write */
+	for (guint i = 0; i < 250; i++) {
+		g_autofree gchar *rcpt = g_strdup_printf("rcpt%03u@example.test", i);
+		g_strv_builder_add(builder, rcpt);
+	}
+	recipients = g_strv_builder_end(builder);
+	ret = ms_test_open(client, &session, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	result = ms_test_transaction(client, &session, (const gchar *const *)recipients, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(result);
+	ms_test_close(client, &session);
+	mail = ms_test_get_mail(server);
+	ms_test_assert_mail(mail, ms_test_message);
+	g_assert_cmpstrv(mail->rcpt_tos, recipients);
+}
+
+static void
+ms_test_session_mixed_rcpts_func(void)
+{
+	const gchar *args[] = {"--pipelining", "--reject-rcpt", "nobody@example.test", NULL};
+	g_autoptr(MsTestServer) server = ms_test_start("plain", args);
+	g_autoptr(MsAccount) account =
+	    ms_test_account_new(ms_test_server_get_port(server), "security", "none", NULL);
+	g_autoptr(MsSmtpClient) client = ms_smtp_client_new(account);
+	g_autoptr(MsSmtpResult) result = NULL;
+	g_autoptr(MsTestMail) mail = NULL;
+	g_autoptr(GError) error = NULL;
+	g_auto(MsTestSession) session = {0};
+	const gchar *recipients[] = {"bob@example.test",
+				     "nobody@example.test",
+				     "carol@example.org",
+				     NULL};
+	const gchar *delivered[] = {"bob@example.test", "carol@example.org", NULL};
+	gboolean ret;
+
+	ret = ms_test_open(client, &session, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	result = ms_test_transaction(client, &session, recipients, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(result);
+	g_assert_true(g_str_has_prefix(result->reply, "250 2.0.0 OK queued as "));
+	g_assert_cmpuint(g_hash_table_size(result->rejected), ==, 1);
+	g_assert_cmpstr(g_hash_table_lookup(result->rejected, "nobody@example.test"),
+			==,
+			"550 5.1.1 <nobody@example.test>: Recipient address rejected (test)");
+	g_assert_cmpuint(g_hash_table_size(result->deferred), ==, 0);
+	g_assert_cmpuint(ms_smtp_client_get_transactions(client), ==, 1);
+	g_assert_true(ms_smtp_client_is_open(client));
+	ms_test_close(client, &session);
+
+	mail = ms_test_get_mail(server);
+	ms_test_assert_mail(mail, ms_test_message);
+	g_assert_cmpstrv(mail->rcpt_tos, delivered);
+}
+
+static void
+ms_test_session_temp_fail_some_func(void)
+{
+	const gchar *args[] = {"--pipelining", "--temp-fail-rcpt", "later@example.test", NULL};
+	g_autoptr(MsTestServer) server = ms_test_start("plain", args);
+	g_autoptr(MsAccount) account =
+	    ms_test_account_new(ms_test_server_get_port(server), "security", "none", NULL);
+	g_autoptr(MsSmtpClient) client = ms_smtp_client_new(account);
+	g_autoptr(MsSmtpResult) result = NULL;
+	g_autoptr(MsTestMail) mail = NULL;
+	g_autoptr(GError) error = NULL;
+	g_auto(MsTestSession) session = {0};
+	const gchar *recipients[] = {"later@example.test", "bob@example.test", NULL};
+	const gchar *delivered[] = {"bob@example.test", NULL};
+	gboolean ret;
+
+	ret = ms_test_open(client, &session, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	result = ms_test_transaction(client, &session, recipients, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(result);
+	g_assert_cmpuint(g_hash_table_size(result->deferred), ==, 1);
+	g_assert_cmpstr(g_hash_table_lookup(result->deferred, "later@example.test"),
+			==,
+			"451 4.3.0 Temporary failure (test)");
+	g_assert_cmpuint(g_hash_table_size(result->rejected), ==, 0);
+	ms_test_close(client, &session);
+
+	mail = ms_test_get_mail(server);
+	ms_test_assert_mail(mail, ms_test_message);
+	g_assert_cmpstrv(mail->rcpt_tos, delivered);
+}
+
+static void
+ms_test_session_all_refused_func(void)
+{
+	const gchar *args[] = {"--pipelining",
+			       "--reject-rcpt",
+			       "nobody@example.test",
+			       "--reject-rcpt",
+			       "ghost@example.test",
+			       "--temp-fail-rcpt",
+			       "later@example.test",
+			       NULL};
+	g_autoptr(MsTestServer) server = ms_test_start("plain", args);
+	g_autoptr(MsAccount) account =
+	    ms_test_account_new(ms_test_server_get_port(server), "security", "none", NULL);
+	g_autoptr(MsSmtpClient) client = ms_smtp_client_new(account);
+	g_autoptr(MsSmtpResult) result = NULL;
+	g_autoptr(MsTestMail) mail = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *expected = NULL;
+	g_auto(MsTestSession) session = {0};
+	const gchar *rejected[] = {"nobody@example.test", "ghost@example.test", NULL};
+	const gchar *refused[] = {"nobody@example.test", "later@example.test", NULL};
+	const gchar *good[] = {"bob@example.test", NULL};
+	MsTestMailMeta meta = {0};
+	gboolean ret;
+
+	ret = ms_test_open(client, &session, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+
+	/* every recipient refused for good */
+	result = ms_test_transaction(client, &session, rejected, &error);
+	g_assert_error(error, MS_ERROR, MS_ERROR_REJECTED);
+	g_assert_null(result);
+	expected = g_strdup_printf("127.0.0.1:%u answered RCPT TO:<nobody@example.test> with: "
+				   "550 5.1.1 <nobody@example.test>: Recipient address rejected "
+				   "(test)",
+				   ms_test_server_get_port(server));
+	g_assert_cmpstr(error->message, ==, expected);
+	/* the refusal, not the 503 to the pipelined DATA nor the 250 to RSET */
+	g_assert_cmpstr(ms_smtp_client_get_last_reply(client),
+			==,
+			"550 5.1.1 <nobody@example.test>: Recipient address rejected (test)");
+	g_assert_true(ms_smtp_client_is_open(client));
+	g_clear_error(&error);
+	g_clear_pointer(&expected, g_free);
+
+	/* refused, one of them for now: worth a retry */
+	result = ms_test_transaction(client, &session, refused, &error);
+	g_assert_error(error, MS_ERROR, MS_ERROR_TEMPORARY);
+	g_assert_null(result);
+	expected = g_strdup_printf("127.0.0.1:%u answered RCPT TO:<later@example.test> with: "
+				   "451 4.3.0 Temporary failure (test)",
+				   ms_test_server_get_port(server));
+	g_assert_cmpstr(error->message, ==, expected);
+	g_assert_true(ms_smtp_client_is_open(client));
+	g_assert_cmpuint(ms_smtp_client_get_transactions(client), ==, 0);
+	g_clear_error(&error);
+
+	/* the session still carries the next message */
+	result = ms_test_transaction(client, &session, good, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(result);
+	g_assert_cmpuint(ms_smtp_client_get_transactions(client), ==, 1);
+	ms_test_close(client, &session);
+
+	mail = ms_test_get_mail(server);
+	ms_test_assert_mail(mail, ms_test_message);
+	g_assert_cmpstrv(mail->rcpt_tos, good);
+	ms_test_get_meta(server, mail, &meta);
+	g_assert_cmpint(meta.connection, ==, 1);
+	/* the client reset each failed transaction itself */
+	g_assert_cmpint(meta.rsets, ==, 2);
+}
+
+/* send() stays all or nothing, with pipelining too */
+static void
+ms_test_send_pipelined_reject_func(void)
+{
+	const gchar *args[] = {"--pipelining", "--reject-rcpt", "nobody@example.test", NULL};
+	g_autoptr(MsTestServer) server = ms_test_start("plain", args);
+	g_autoptr(MsAccount) account =
+	    ms_test_account_new(ms_test_server_get_port(server), "security", "none", NULL);
+	g_autoptr(MsSmtpClient) client = ms_smtp_client_new(account);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *reply = NULL;
+	g_autofree gchar *expected = NULL;
+	g_auto(MsTestSession) session = {0};
+	const gchar *recipients[] = {"bob@example.test", "nobody@example.test", NULL};
+
+	reply = ms_test_send_full(client, &session, recipients, ms_test_message, NULL, &error);
+	g_assert_error(error, MS_ERROR, MS_ERROR_REJECTED);
+	g_assert_null(reply);
+	expected = g_strdup_printf("127.0.0.1:%u answered RCPT TO:<nobody@example.test> with: "
+				   "550 5.1.1 <nobody@example.test>: Recipient address rejected "
+				   "(test)",
+				   ms_test_server_get_port(server));
+	g_assert_cmpstr(error->message, ==, expected);
+	g_assert_cmpstr(ms_smtp_client_get_last_reply(client),
+			==,
+			"550 5.1.1 <nobody@example.test>: Recipient address rejected (test)");
+	g_assert_false(ms_smtp_client_is_open(client));
+	ms_test_assert_nothing_stored(server);
+}
+
+static void
+ms_test_session_idle_closed_func(void)
+{
+	const gchar *args[] = {"--pipelining", "--timeout", "1", NULL};
+	g_autoptr(MsTestServer) server = ms_test_start("plain", args);
+	g_autoptr(MsAccount) account =
+	    ms_test_account_new(ms_test_server_get_port(server), "security", "none", NULL);
+	g_autoptr(MsSmtpClient) client = ms_smtp_client_new(account);
+	g_autoptr(MsSmtpResult) result = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *expected = NULL;
+	g_auto(MsTestSession) session = {0};
+	const gchar *recipients[] = {"bob@example.test", NULL};
+	gboolean ret;
+
+	ret = ms_test_open(client, &session, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	result = ms_test_transaction(client, &session, recipients, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(result);
+	g_clear_pointer(&result, ms_smtp_result_free);
+
+	/* the server drops the connection after 1 s without a command */
+	g_usleep(2 * G_USEC_PER_SEC);
+	result = ms_test_transaction(client, &session, recipients, &error);
+	g_assert_error(error, MS_ERROR, MS_ERROR_CONNECTION);
+	g_assert_null(result);
+	expected = g_strdup_printf("127.0.0.1:%u closed the connection while it was idle",
+				   ms_test_server_get_port(server));
+	g_assert_cmpstr(error->message, ==, expected);
+	g_assert_false(ms_smtp_client_is_open(client));
+	g_clear_error(&error);
+
+	/* the same answer until the session is opened again */
+	result = ms_test_transaction(client, &session, recipients, &error);
+	g_assert_error(error, MS_ERROR, MS_ERROR_CONNECTION);
+	g_assert_cmpstr(error->message, ==, expected);
+	g_clear_error(&error);
+	ret = ms_test_open(client, &session, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	result = ms_test_transaction(client, &session, recipients, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(result);
+	g_assert_cmpuint(ms_smtp_client_get_transactions(client), ==, 1);
+	ms_test_close(client, &session);
+
+	mails = ms_test_server_wait_for_messages(server, 2, 10000);
+	g_assert_cmpuint(mails->len, ==, 2);
+	for (guint i = 0; i < mails->len; i++) {
+		MsTestMailMeta meta = {0};
+
+		ms_test_get_meta(server, g_ptr_array_index(mails, i), &meta);
+		g_assert_cmpint(meta.connection, ==, i + 1);
+	}
+}
+
+static void
+ms_test_session_cancel_func(void)
+{
+	const gchar *args[] = {"--pipelining", NULL};
+	g_autoptr(MsTestServer) server = ms_test_start("plain", args);
+	g_autoptr(MsAccount) account =
+	    ms_test_account_new(ms_test_server_get_port(server), "security", "none", NULL);
+	g_autoptr(MsSmtpClient) client = ms_smtp_client_new(account);
+	g_autoptr(GCancellable) cancellable = g_cancellable_new();
+	g_autoptr(MsSmtpResult) result = NULL;
+	g_autoptr(GError) error = NULL;
+	g_auto(MsTestSession) session = {0};
+	const gchar *recipients[] = {"bob@example.test", NULL};
+	gboolean ret;
+
+	ret = ms_test_open(client, &session, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	/* cancelled right before MAIL FROM: the session cannot be trusted any more */
+	session.cancel_at_stage = cancellable;
+	session.cancel_stage = MS_SMTP_STAGE_SENDING;
+	result = ms_test_transaction_full(client,
+					  &session,
+					  recipients,
+					  ms_test_message,
+					  strlen(ms_test_message),
+					  cancellable,
+					  &error);
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+	g_assert_null(result);
+	g_assert_false(ms_smtp_client_is_open(client));
+	ms_test_assert_nothing_stored(server);
+}
+
+static void
+ms_test_session_errors_func(void)
+{
+	const gchar *args[] = {"--pipelining", NULL};
+	g_autoptr(MsTestServer) server = ms_test_start("plain", args);
+	g_autoptr(MsAccount) account =
+	    ms_test_account_new(ms_test_server_get_port(server), "security", "none", NULL);
+	g_autoptr(MsSmtpClient) client = ms_smtp_client_new(account);
+	g_autoptr(MsSmtpResult) result = NULL;
+	g_autoptr(MsSmtpResult) result2 = NULL;
+	g_autoptr(GBytes) bytes = g_bytes_new_static(ms_test_message, strlen(ms_test_message));
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *expected = NULL;
+	g_auto(MsTestSession) session = {0};
+	g_auto(MsTestSession) session2 = {0};
+	const gchar *recipients[] = {"bob@example.test", NULL};
+	const gchar *bad[] = {"bob@example.test>\r\nRCPT TO:<eve@example.test", NULL};
+	gboolean ret;
+
+	/* no session yet */
+	result = ms_test_transaction(client, &session, recipients, &error);
+	g_assert_error(error, MS_ERROR, MS_ERROR_CONNECTION);
+	g_assert_null(result);
+	expected =
+	    g_strdup_printf("no open session with 127.0.0.1:%u", ms_test_server_get_port(server));
+	g_assert_cmpstr(error->message, ==, expected);
+	g_clear_error(&error);
+
+	ret = ms_test_open(client, &session, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	ret = ms_test_open(client, &session, &error);
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS);
+	g_assert_false(ret);
+	g_clear_error(&error);
+
+	/* an envelope that would inject a command is refused before anything is sent */
+	result = ms_test_transaction(client, &session, bad, &error);
+	g_assert_error(error, MS_ERROR, MS_ERROR_INVALID_ARGS);
+	g_assert_null(result);
+	g_assert_true(ms_smtp_client_is_open(client));
+	g_clear_error(&error);
+
+	/* one operation at a time */
+	ms_smtp_client_transaction_async(client,
+					 MS_TEST_FROM,
+					 recipients,
+					 bytes,
+					 NULL,
+					 ms_test_async_cb,
+					 &session);
+	ms_smtp_client_transaction_async(client,
+					 MS_TEST_FROM,
+					 recipients,
+					 bytes,
+					 NULL,
+					 ms_test_async_cb,
+					 &session2);
+	ms_test_session_wait(&session2);
+	result2 = ms_smtp_client_transaction_finish(client, session2.res, &error);
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_PENDING);
+	g_assert_null(result2);
+	g_clear_error(&error);
+	ms_test_session_wait(&session);
+	result = ms_smtp_client_transaction_finish(client, session.res, &error);
+	g_clear_object(&session.res);
+	g_assert_no_error(error);
+	g_assert_nonnull(result);
+
+	ms_test_close(client, &session);
+	g_assert_false(ms_smtp_client_is_open(client));
+	/* closing a closed session does nothing */
+	ms_test_close(client, &session);
+	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 1);
+}
+
+/* the peak resident set size of this process in KiB */
+static guint64
+ms_test_get_vm_hwm(void)
+{
+	g_autofree gchar *status = NULL;
+	g_autoptr(GError) error = NULL;
+	const gchar *line;
+	gboolean ret;
+
+	ret = g_file_get_contents("/proc/self/status", &status, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	line = strstr(status, "\nVmHWM:");
+	g_assert_nonnull(line);
+	return g_ascii_strtoull(line + strlen("\nVmHWM:"), NULL, 10);
+}
+
+static void
+ms_test_long_line_func(void)
+{
+	g_autoptr(MsTestServer) server = ms_test_start("long-line", NULL);
+	g_autoptr(MsAccount) account =
+	    ms_test_account_new(ms_test_server_get_port(server), "security", "none", NULL);
+	g_autoptr(MsSmtpClient) client = ms_smtp_client_new(account);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *expected = NULL;
+	g_auto(MsTestSession) session = {0};
+	FILE *clear_refs = NULL;
+	guint64 hwm_before;
+	gint64 start;
+	gint64 elapsed;
+	gboolean ret;
+
+	/* restart the peak RSS count here (Linux: 5 > clear_refs), so earlier tests do not hide
+	 * what this one uses */
+	clear_refs = fopen("/proc/self/clear_refs", "w");
+	if (clear_refs != NULL) {
+		fputs("5", clear_refs);
+		fclose(clear_refs);
+	}
+	hwm_before = ms_test_get_vm_hwm();
+	start = g_get_monotonic_time();
+	ret = ms_test_open(client, &session, &error);
+	elapsed = g_get_monotonic_time() - start;
+	g_assert_error(error, MS_ERROR, MS_ERROR_CONNECTION);
+	g_assert_false(ret);
+	expected = g_strdup_printf("reply line too long from 127.0.0.1:%u during the greeting: "
+				   "more than 8192 bytes without a line end",
+				   ms_test_server_get_port(server));
+	g_assert_cmpstr(error->message, ==, expected);
+	g_assert_false(ms_smtp_client_is_open(client));
+	/* at once, not after reading the whole 64 MiB or waiting for the timeout */
+	g_assert_cmpint(elapsed, <, 2 * G_USEC_PER_SEC);
+	g_test_message("peak RSS before %" G_GUINT64_FORMAT " KiB, after %" G_GUINT64_FORMAT " KiB",
+		       hwm_before,
+		       ms_test_get_vm_hwm());
+	g_assert_cmpuint(ms_test_get_vm_hwm(), <, hwm_before + 4096);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1455,5 +2204,26 @@ main(int argc, char **argv)
 	g_test_add_func("/mail-sender/smtp-client/verify-plain", ms_test_verify_plain_func);
 	g_test_add_func("/mail-sender/smtp-client/verify-wrong-password",
 			ms_test_verify_wrong_password_func);
+	g_test_add_func("/mail-sender/smtp-client/session-reuse", ms_test_session_reuse_func);
+	g_test_add_func("/mail-sender/smtp-client/session-no-pipelining",
+			ms_test_session_no_pipelining_func);
+	g_test_add_func("/mail-sender/smtp-client/session-starttls", ms_test_session_starttls_func);
+	g_test_add_func("/mail-sender/smtp-client/session-implicit-tls",
+			ms_test_session_implicit_tls_func);
+	g_test_add_func("/mail-sender/smtp-client/session-many-recipients",
+			ms_test_session_many_recipients_func);
+	g_test_add_func("/mail-sender/smtp-client/session-mixed-rcpts",
+			ms_test_session_mixed_rcpts_func);
+	g_test_add_func("/mail-sender/smtp-client/session-temp-fail-some",
+			ms_test_session_temp_fail_some_func);
+	g_test_add_func("/mail-sender/smtp-client/session-all-refused",
+			ms_test_session_all_refused_func);
+	g_test_add_func("/mail-sender/smtp-client/send-pipelined-reject",
+			ms_test_send_pipelined_reject_func);
+	g_test_add_func("/mail-sender/smtp-client/session-idle-closed",
+			ms_test_session_idle_closed_func);
+	g_test_add_func("/mail-sender/smtp-client/session-cancel", ms_test_session_cancel_func);
+	g_test_add_func("/mail-sender/smtp-client/session-errors", ms_test_session_errors_func);
+	g_test_add_func("/mail-sender/smtp-client/long-line", ms_test_long_line_func);
 	return g_test_run();
 }

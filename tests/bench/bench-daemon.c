@@ -49,7 +49,7 @@ struct _Bench {
 	GMainLoop *loop;
 	GDBusConnection *listener;
 	GPtrArray *clients;
-	GHashTable *jobs; /* object path → BenchJob */
+	GHashTable *jobs;  /* object path → BenchJob */
 	GArray *latencies; /* gdouble, ms, Send call → Sent signal */
 	gchar *body;
 	const gchar *to;
@@ -235,17 +235,18 @@ bench_wait_for_owner(GDBusConnection *connection, GError **error)
 {
 	for (guint i = 0;; i++) {
 		g_autoptr(GError) error_local = NULL;
-		g_autoptr(GVariant) reply = g_dbus_connection_call_sync(connection,
-									"org.freedesktop.DBus",
-									"/org/freedesktop/DBus",
-									"org.freedesktop.DBus",
-									"GetNameOwner",
-									g_variant_new("(s)", MS_BENCH_NAME),
-									G_VARIANT_TYPE("(s)"),
-									G_DBUS_CALL_FLAGS_NONE,
-									5000,
-									NULL,
-									&error_local);
+		g_autoptr(GVariant) reply =
+		    g_dbus_connection_call_sync(connection,
+						"org.freedesktop.DBus",
+						"/org/freedesktop/DBus",
+						"org.freedesktop.DBus",
+						"GetNameOwner",
+						g_variant_new("(s)", MS_BENCH_NAME),
+						G_VARIANT_TYPE("(s)"),
+						G_DBUS_CALL_FLAGS_NONE,
+						5000,
+						NULL,
+						&error_local);
 		if (reply != NULL) {
 			gchar *owner = NULL;
 			g_variant_get(reply, "(s)", &owner);

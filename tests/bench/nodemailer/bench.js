@@ -45,7 +45,8 @@ function parseArgs(argv) {
 function makeBody(size) {
     let body = '';
     for (let i = 0; body.length < size; i++) {
-        const line = `line ${String(i).padStart(3, '0')}: the quick brown fox jumps over the lazy dog`;
+        const n = String(i).padStart(3, '0');
+        const line = `line ${n}: the quick brown fox jumps over the lazy dog`;
         body += line.padEnd(63).slice(0, 63) + '\n';
     }
     return body;
