@@ -32,6 +32,21 @@ ms_cli_bus_options_add(GOptionContext *context, MsCliBusOptions *opts)
 	g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
 }
 
+/* a session bus is there when its address is in the environment or its socket is where
+ * systemd puts it */
+static gboolean
+ms_cli_session_bus_available(void)
+{
+	g_autofree gchar *socket_path = NULL;
+
+	if (g_getenv("DBUS_SESSION_BUS_ADDRESS") != NULL)
+		return TRUE;
+	if (g_getenv("XDG_RUNTIME_DIR") == NULL)
+		return FALSE;
+	socket_path = g_build_filename(g_getenv("XDG_RUNTIME_DIR"), "bus", NULL);
+	return g_file_test(socket_path, G_FILE_TEST_EXISTS);
+}
+
 GDBusConnection *
 ms_cli_bus_get(const MsCliBusOptions *opts, GError **error)
 {
@@ -42,7 +57,13 @@ ms_cli_bus_get(const MsCliBusOptions *opts, GError **error)
 				    _("--system and --session cannot be used together"));
 		return NULL;
 	}
-	return g_bus_get_sync(opts->system ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION, NULL, error);
+	if (opts->system)
+		return g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, error);
+	/* cron jobs, smartd and other system daemons have no session bus: without a choice they
+	 * get the system-wide service, which is what a sendmail drop-in must do for them */
+	if (!opts->session && !ms_cli_session_bus_available())
+		return g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, error);
+	return g_bus_get_sync(G_BUS_TYPE_SESSION, NULL, error);
 }
 
 GDBusConnection *

@@ -26,7 +26,8 @@ typedef struct {
 /* adds --system and --session to the main group of context, writing into opts */
 void
 ms_cli_bus_options_add(GOptionContext *context, MsCliBusOptions *opts);
-/* the bus the options select (session unless --system), or NULL with G_IO_ERROR_INVALID_ARGUMENT
+/* the bus the options select (session unless --system, or the system bus when there is no
+ * session bus), or NULL with G_IO_ERROR_INVALID_ARGUMENT
  * when both were given */
 GDBusConnection *
 ms_cli_bus_get(const MsCliBusOptions *opts, GError **error);

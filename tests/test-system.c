@@ -837,6 +837,54 @@ test_no_password(void)
 	remove_tree(dir);
 }
 
+/* cron, smartd and mdadm run `sendmail` with no session bus: it reaches the system service */
+static void
+test_sendmail_without_session_bus(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(GSubprocessLauncher) launcher = NULL;
+	g_autoptr(GSubprocess) proc = NULL;
+	g_autofree gchar *conf = NULL;
+	g_autofree gchar *out = NULL;
+	g_autofree gchar *err = NULL;
+	g_autoptr(MsTestMail) mail = NULL;
+	const gchar *rcpts[] = {"root@example.test", NULL};
+
+	if (!system_test_can_run())
+		return;
+	server = ms_test_server_start("plain", NULL, &error);
+	g_assert_no_error(error);
+	conf = make_conf(server, NULL);
+	daemon = start_daemon(conf, NULL);
+	launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_PIPE |
+					     G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+					     G_SUBPROCESS_FLAGS_STDERR_PIPE);
+	g_subprocess_launcher_unsetenv(launcher, "DBUS_SESSION_BUS_ADDRESS");
+	g_subprocess_launcher_unsetenv(launcher, "XDG_RUNTIME_DIR");
+	proc = g_subprocess_launcher_spawn(launcher,
+					   &error,
+					   g_getenv("MS_CLI_PATH"),
+					   "sendmail",
+					   "-i",
+					   "root@example.test",
+					   NULL);
+	g_assert_no_error(error);
+	g_subprocess_communicate_utf8(proc,
+				      "Subject: SMART error on /dev/sda\n\nsda is failing\n",
+				      NULL,
+				      &out,
+				      &err,
+				      &error);
+	g_assert_no_error(error);
+	g_assert_true(ms_test_subprocess_wait(proc, 20000));
+	g_assert_cmpstr(err, ==, "");
+	g_assert_cmpint(ms_test_subprocess_get_status(proc), ==, 0);
+	mail = wait_for_one_mail(server);
+	g_assert_cmpstrv(mail->rcpt_tos, rcpts);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -852,5 +900,7 @@ main(int argc, char **argv)
 	g_test_add_func("/mail-sender/system/password-file", test_password_file);
 	g_test_add_func("/mail-sender/system/credentials-directory", test_credentials_directory);
 	g_test_add_func("/mail-sender/system/no-password", test_no_password);
+	g_test_add_func("/mail-sender/system/sendmail-without-session-bus",
+			test_sendmail_without_session_bus);
 	return g_test_run();
 }
