@@ -52,23 +52,23 @@ typedef struct {
 
 struct _MsMessage {
 	GObject parent_instance;
-	MsAddress *from;     /* nullable */
-	MsAddress *reply_to; /* nullable */
-	GPtrArray *to;	     /* of MsAddress */
-	GPtrArray *cc;	     /* of MsAddress */
-	GPtrArray *bcc;	     /* of MsAddress */
-	gchar *subject;	     /* nullable, meaning empty */
-	gchar *body;	     /* nullable, meaning empty */
-	gchar *html;	     /* nullable: no text/html part */
-	GPtrArray *attachments;	   /* of MsMessageAttachment */
-	gchar *boundary_seed;	   /* nullable: random boundaries */
-	guint boundary_counter;	   /* the last boundary made from boundary_seed */
-	gchar *boundary_mixed;	   /* nullable until needed, then kept for every rendering */
+	MsAddress *from;	     /* nullable */
+	MsAddress *reply_to;	     /* nullable */
+	GPtrArray *to;		     /* of MsAddress */
+	GPtrArray *cc;		     /* of MsAddress */
+	GPtrArray *bcc;		     /* of MsAddress */
+	gchar *subject;		     /* nullable, meaning empty */
+	gchar *body;		     /* nullable, meaning empty */
+	gchar *html;		     /* nullable: no text/html part */
+	GPtrArray *attachments;	     /* of MsMessageAttachment */
+	gchar *boundary_seed;	     /* nullable: random boundaries */
+	guint boundary_counter;	     /* the last boundary made from boundary_seed */
+	gchar *boundary_mixed;	     /* nullable until needed, then kept for every rendering */
 	gchar *boundary_alternative; /* likewise */
-	GPtrArray *headers;  /* of MsMessageHeader */
-	GDateTime *date;     /* nullable until the first ms_message_to_bytes() */
-	gchar *message_id;   /* nullable: "<id-left@from-domain>" when set for tests */
-	gchar *id_left;	     /* random, made once so every rendering has the same Message-ID */
+	GPtrArray *headers;	     /* of MsMessageHeader */
+	GDateTime *date;	     /* nullable until the first ms_message_to_bytes() */
+	gchar *message_id;	     /* nullable: "<id-left@from-domain>" when set for tests */
+	gchar *id_left; /* random, made once so every rendering has the same Message-ID */
 };
 
 G_DEFINE_TYPE(MsMessage, ms_message, G_TYPE_OBJECT)
@@ -267,6 +267,290 @@ ms_message_set_body(MsMessage *self, const gchar *body, GError **error)
 	return TRUE;
 }
 
+gboolean
+ms_message_set_html(MsMessage *self, const gchar *html, GError **error)
+{
+	g_return_val_if_fail(MS_IS_MESSAGE(self), FALSE);
+	g_return_val_if_fail(html != NULL, FALSE);
+	g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
+
+	if (!g_utf8_validate(html, -1, NULL)) {
+		g_set_error_literal(error,
+				    G_IO_ERROR,
+				    G_IO_ERROR_INVALID_ARGUMENT,
+				    "html is not valid UTF-8");
+		return FALSE;
+	}
+	g_clear_pointer(&self->html, g_free);
+	if (html[0] != '\0')
+		self->html = g_strdup(html);
+	return TRUE;
+}
+
+/* text fit to be quoted in an error message: valid UTF-8 on one line, at most 64 characters */
+static gchar *
+ms_message_sanitize(const gchar *text)
+{
+	g_autofree gchar *valid = g_utf8_make_valid(text, -1);
+	GString *str = g_string_new(NULL);
+	guint n = 0;
+
+	for (const gchar *p = valid; *p != '\0'; p = g_utf8_next_char(p)) {
+		gunichar c = g_utf8_get_char(p);
+		if (n++ == 64) {
+			g_string_append(str, "…");
+			break;
+		}
+		if (g_unichar_iscntrl(c) || g_unichar_type(c) == G_UNICODE_LINE_SEPARATOR ||
+		    g_unichar_type(c) == G_UNICODE_PARAGRAPH_SEPARATOR)
+			g_string_append_c(str, '?');
+		else
+			g_string_append_unichar(str, c);
+	}
+	return g_string_free(str, FALSE);
+}
+
+/* the bidirectional embeddings, overrides and isolates: with them "report\u202Efdp.exe"
+ * shows as "reportexe.pdf" */
+static gboolean
+ms_message_is_bidi_control(gunichar c)
+{
+	return (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+static gboolean
+ms_message_check_filename(const gchar *filename, GError **error)
+{
+	gsize len = strlen(filename);
+	g_autofree gchar *quoted = NULL;
+
+	if (len == 0) {
+		g_set_error_literal(error,
+				    G_IO_ERROR,
+				    G_IO_ERROR_INVALID_ARGUMENT,
+				    "attachment filename is empty");
+		return FALSE;
+	}
+	if (!g_utf8_validate(filename, len, NULL)) {
+		g_set_error_literal(error,
+				    G_IO_ERROR,
+				    G_IO_ERROR_INVALID_ARGUMENT,
+				    "attachment filename is not valid UTF-8");
+		return FALSE;
+	}
+	quoted = ms_message_sanitize(filename);
+	for (const gchar *p = filename; *p != '\0'; p = g_utf8_next_char(p)) {
+		gunichar c = g_utf8_get_char(p);
+		const gchar *what = NULL;
+
+		if (g_unichar_iscntrl(c) || g_unichar_type(c) == G_UNICODE_LINE_SEPARATOR ||
+		    g_unichar_type(c) == G_UNICODE_PARAGRAPH_SEPARATOR)
+			what = "a control character";
+		else if (ms_message_is_bidi_control(c))
+			what = "a bidirectional control character";
+		if (what != NULL) {
+			g_set_error(error,
+				    G_IO_ERROR,
+				    G_IO_ERROR_INVALID_ARGUMENT,
+				    "attachment filename '%s' contains %s",
+				    quoted,
+				    what);
+			return FALSE;
+		}
+	}
+	if (len > MS_MESSAGE_FILENAME_MAX) {
+		g_set_error(error,
+			    G_IO_ERROR,
+			    G_IO_ERROR_INVALID_ARGUMENT,
+			    "attachment filename '%s' is longer than %u bytes",
+			    quoted,
+			    (guint)MS_MESSAGE_FILENAME_MAX);
+		return FALSE;
+	}
+	/* a directory part would tell the recipient about the sender's files, and a client that
+	 * saves under the name as given might write outside its download folder */
+	if (strpbrk(filename, "/\\") != NULL) {
+		g_set_error(error,
+			    G_IO_ERROR,
+			    G_IO_ERROR_INVALID_ARGUMENT,
+			    "attachment filename '%s' contains '%c': give the file's name "
+			    "without its directory",
+			    quoted,
+			    *strpbrk(filename, "/\\"));
+		return FALSE;
+	}
+	if (g_strcmp0(filename, ".") == 0 || g_strcmp0(filename, "..") == 0) {
+		g_set_error(error,
+			    G_IO_ERROR,
+			    G_IO_ERROR_INVALID_ARGUMENT,
+			    "attachment filename '%s' is not a file name",
+			    quoted);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* RFC 2045 §5.1 token */
+static gboolean
+ms_message_is_token_char(gchar c)
+{
+	return c > 32 && c < 127 && strchr("()<>@,;:\\\"/[]?=", c) == NULL;
+}
+
+static gboolean
+ms_message_is_token(const gchar *text, gsize len)
+{
+	if (len == 0 || len > MS_MESSAGE_CONTENT_TYPE_NAME_MAX)
+		return FALSE;
+	for (gsize i = 0; i < len; i++) {
+		if (!ms_message_is_token_char(text[i]))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* type "/" subtype, without parameters */
+static gboolean
+ms_message_content_type_is_valid(const gchar *content_type)
+{
+	const gchar *slash = strchr(content_type, '/');
+
+	if (slash == NULL)
+		return FALSE;
+	return ms_message_is_token(content_type, slash - content_type) &&
+	       ms_message_is_token(slash + 1, strlen(slash + 1));
+}
+
+/* RFC 2046 §5.1.1 and §5.2.1: no encoding but 7bit, 8bit or binary for these, and they are
+ * structure a parser would look into */
+static gboolean
+ms_message_content_type_is_composite(const gchar *content_type)
+{
+	return g_ascii_strncasecmp(content_type, "multipart/", 10) == 0 ||
+	       g_ascii_strncasecmp(content_type, "message/", 8) == 0;
+}
+
+static gchar *
+ms_message_check_content_type(const gchar *content_type, GError **error)
+{
+	g_autofree gchar *quoted = ms_message_sanitize(content_type);
+
+	if (strpbrk(content_type, "\r\n") != NULL) {
+		g_set_error(error,
+			    G_IO_ERROR,
+			    G_IO_ERROR_INVALID_ARGUMENT,
+			    "attachment content type '%s' contains a line break",
+			    quoted);
+		return NULL;
+	}
+	if (strchr(content_type, ';') != NULL) {
+		g_set_error(error,
+			    G_IO_ERROR,
+			    G_IO_ERROR_INVALID_ARGUMENT,
+			    "attachment content type '%s' has parameters; give only "
+			    "'type/subtype'",
+			    quoted);
+		return NULL;
+	}
+	if (!ms_message_content_type_is_valid(content_type)) {
+		g_set_error(error,
+			    G_IO_ERROR,
+			    G_IO_ERROR_INVALID_ARGUMENT,
+			    "attachment content type '%s' is not of the form 'type/subtype'",
+			    quoted);
+		return NULL;
+	}
+	if (ms_message_content_type_is_composite(content_type)) {
+		g_set_error(error,
+			    G_IO_ERROR,
+			    G_IO_ERROR_INVALID_ARGUMENT,
+			    "attachment content type '%s' cannot be base64-encoded; use "
+			    "application/octet-stream",
+			    quoted);
+		return NULL;
+	}
+	return g_ascii_strdown(content_type, -1);
+}
+
+/* from the filename alone: the data may be a pipe that cannot be read twice */
+static gchar *
+ms_message_guess_content_type(const gchar *filename)
+{
+	g_autofree gchar *guessed = g_content_type_guess(filename, NULL, 0, NULL);
+	g_autofree gchar *mime_type = NULL;
+
+	if (guessed != NULL)
+		mime_type = g_content_type_get_mime_type(guessed);
+	if (mime_type == NULL || !ms_message_content_type_is_valid(mime_type) ||
+	    ms_message_content_type_is_composite(mime_type))
+		return g_strdup("application/octet-stream");
+	return g_ascii_strdown(mime_type, -1);
+}
+
+static gboolean
+ms_message_add_attachment_internal(MsMessage *self,
+				   const gchar *filename,
+				   const gchar *content_type,
+				   GBytes *data,
+				   GInputStream *stream,
+				   GError **error)
+{
+	g_autofree gchar *type = NULL;
+	MsMessageAttachment *attachment;
+
+	if (!ms_message_check_filename(filename, error))
+		return FALSE;
+	if (content_type != NULL) {
+		type = ms_message_check_content_type(content_type, error);
+		if (type == NULL)
+			return FALSE;
+	} else {
+		type = ms_message_guess_content_type(filename);
+	}
+	attachment = g_new0(MsMessageAttachment, 1);
+	attachment->filename = g_strdup(filename);
+	attachment->content_type = g_steal_pointer(&type);
+	if (data != NULL)
+		attachment->data = g_bytes_ref(data);
+	if (stream != NULL)
+		attachment->stream = g_object_ref(stream);
+	g_ptr_array_add(self->attachments, attachment);
+	return TRUE;
+}
+
+gboolean
+ms_message_add_attachment(MsMessage *self,
+			  const gchar *filename,
+			  const gchar *content_type,
+			  GInputStream *stream,
+			  GError **error)
+{
+	g_return_val_if_fail(MS_IS_MESSAGE(self), FALSE);
+	g_return_val_if_fail(filename != NULL, FALSE);
+	g_return_val_if_fail(G_IS_INPUT_STREAM(stream), FALSE);
+	g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
+	return ms_message_add_attachment_internal(self,
+						  filename,
+						  content_type,
+						  NULL,
+						  stream,
+						  error);
+}
+
+gboolean
+ms_message_add_attachment_bytes(MsMessage *self,
+				const gchar *filename,
+				const gchar *content_type,
+				GBytes *data,
+				GError **error)
+{
+	g_return_val_if_fail(MS_IS_MESSAGE(self), FALSE);
+	g_return_val_if_fail(filename != NULL, FALSE);
+	g_return_val_if_fail(data != NULL, FALSE);
+	g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
+	return ms_message_add_attachment_internal(self, filename, content_type, data, NULL, error);
+}
+
 /* RFC 5322 §3.6.8 ftext, and not a header the composer writes */
 static gboolean
 ms_message_check_header_name(const gchar *name, GError **error)
@@ -442,6 +726,23 @@ ms_message_set_message_id(MsMessage *self, const gchar *message_id)
 		self->message_id = g_strdup(message_id);
 	else
 		self->message_id = g_strdup_printf("<%s>", message_id);
+}
+
+void
+ms_message_set_boundary_seed(MsMessage *self, const gchar *seed)
+{
+	g_return_if_fail(MS_IS_MESSAGE(self));
+	/* bchars without the ones that would need the boundary parameter quoted, and short enough
+	 * for RFC 2046's 70 */
+	g_return_if_fail(seed == NULL || (seed[0] != '\0' && strlen(seed) <= 50));
+	for (const gchar *p = seed; p != NULL && *p != '\0'; p++)
+		g_return_if_fail(g_ascii_isalnum(*p));
+
+	g_clear_pointer(&self->boundary_seed, g_free);
+	g_clear_pointer(&self->boundary_mixed, g_free);
+	g_clear_pointer(&self->boundary_alternative, g_free);
+	self->boundary_seed = g_strdup(seed);
+	self->boundary_counter = 0;
 }
 
 const MsAddress *
@@ -727,18 +1028,278 @@ ms_message_encode_quoted_printable(const gchar *text)
 	return g_string_free(str, FALSE);
 }
 
-GBytes *
-ms_message_to_bytes(MsMessage *self, GError **error)
+/* the body or the html as it goes into its part: CRLF line ends, as it is when that is 7bit,
+ * else quoted-printable */
+static gchar *
+ms_message_encode_text(const gchar *text, gboolean *is_7bit)
+{
+	g_autofree gchar *normalized = ms_message_normalize_body(text);
+
+	*is_7bit = ms_message_body_is_7bit(normalized);
+	if (*is_7bit)
+		return g_steal_pointer(&normalized);
+	return ms_message_encode_quoted_printable(normalized);
+}
+
+static gchar *
+ms_message_boundary_new(MsMessage *self)
+{
+	if (self->boundary_seed != NULL) {
+		return g_strdup_printf(MS_MESSAGE_BOUNDARY_PREFIX "%s_%u",
+				       self->boundary_seed,
+				       ++self->boundary_counter);
+	}
+	return g_strdup_printf(MS_MESSAGE_BOUNDARY_PREFIX "%08x%08x%08x%08x",
+			       g_random_int(),
+			       g_random_int(),
+			       g_random_int(),
+			       g_random_int());
+}
+
+/* RFC 2046 §5.1.1: a boundary must not occur in what it encloses, and as a reader takes any
+ * line that starts with "--" and a boundary for that boundary, neither of two nested ones may
+ * be a prefix of the other. Base64 and quoted-printable (which writes '=' as "=3D") never hold
+ * "=_", so only a 7bit text can contain a boundary, but all text is checked */
+static gboolean
+ms_message_boundary_is_usable(const gchar *boundary,
+			      const gchar *other,
+			      const gchar *text,
+			      const gchar *html)
+{
+	if (other != NULL &&
+	    (g_str_has_prefix(other, boundary) || g_str_has_prefix(boundary, other)))
+		return FALSE;
+	if (text != NULL && strstr(text, boundary) != NULL)
+		return FALSE;
+	if (html != NULL && strstr(html, boundary) != NULL)
+		return FALSE;
+	return TRUE;
+}
+
+/* a boundary is made once and kept, like the Message-ID, so that rendering the same message
+ * twice gives the same bytes; it is only replaced when the content now holds it */
+static void
+ms_message_ensure_boundary(MsMessage *self,
+			   gchar **boundary,
+			   const gchar *other,
+			   const gchar *text,
+			   const gchar *html)
+{
+	while (*boundary == NULL || !ms_message_boundary_is_usable(*boundary, other, text, html)) {
+		g_free(*boundary);
+		*boundary = ms_message_boundary_new(self);
+	}
+}
+
+static void
+ms_message_append_multipart_header(GString *str, const gchar *subtype, const gchar *boundary)
+{
+	g_string_append_printf(str,
+			       "Content-Type: multipart/%s;\r\n boundary=\"%s\"\r\n",
+			       subtype,
+			       boundary);
+}
+
+/* the CRLF in front of a delimiter belongs to it (RFC 2046 §5.1.1), so a part that ends in a
+ * line end is followed by an empty line */
+static void
+ms_message_append_delimiter(GString *str, const gchar *boundary, gboolean first)
+{
+	g_string_append_printf(str, "%s--%s\r\n", first ? "" : "\r\n", boundary);
+}
+
+static void
+ms_message_append_close_delimiter(GString *str, const gchar *boundary)
+{
+	g_string_append_printf(str, "\r\n--%s--\r\n", boundary);
+}
+
+static void
+ms_message_append_text_part(GString *str,
+			    const gchar *subtype,
+			    const gchar *encoded,
+			    gboolean is_7bit)
+{
+	g_string_append_printf(str, "Content-Type: text/%s; charset=utf-8\r\n", subtype);
+	g_string_append_printf(str,
+			       "Content-Transfer-Encoding: %s\r\n\r\n",
+			       is_7bit ? "7bit" : "quoted-printable");
+	g_string_append(str, encoded);
+}
+
+/* a quoted-string for a printable ASCII value, NULL for anything else, and for a value that
+ * readers would decode as an encoded-word although it was meant literally */
+static gchar *
+ms_message_quote_ascii(const gchar *value)
+{
+	g_autoptr(GString) str = g_string_new("\"");
+
+	if (strstr(value, "=?") != NULL)
+		return NULL;
+	for (const gchar *p = value; *p != '\0'; p++) {
+		if ((guchar)*p < 0x20 || (guchar)*p > 0x7e)
+			return NULL;
+		if (*p == '"' || *p == '\\')
+			g_string_append_c(str, '\\');
+		g_string_append_c(str, *p);
+	}
+	g_string_append_c(str, '"');
+	return g_string_free(g_steal_pointer(&str), FALSE);
+}
+
+/* Content-Type's name parameter, for clients that do not read RFC 2231: a quoted-string when
+ * the name is printable ASCII and fits on its line, else RFC 2047 encoded-words inside the
+ * quoted-string, one per line; RFC 2047 §5 does not allow them there, but that is how mail
+ * clients write and read non-ASCII names in this parameter */
+static void
+ms_message_append_name_param(GString *str, const gchar *filename)
+{
+	g_autofree gchar *quoted = ms_message_quote_ascii(filename);
+	g_autofree gchar *words = NULL;
+	g_autofree gchar *joined = NULL;
+	g_auto(GStrv) split = NULL;
+
+	if (quoted != NULL && strlen(" name=") + strlen(quoted) <= MS_MESSAGE_LINE_SOFT_MAX) {
+		g_string_append_printf(str, " name=%s", quoted);
+		return;
+	}
+	/* the first word follows ' name="' and may be followed by the closing quote; the others
+	 * have one space in front and at most the quote after them: 1 + 75 + 1 columns */
+	words = ms_address_encode_words(filename,
+					MS_MESSAGE_LINE_SOFT_MAX - strlen(" name=\"\""),
+					MS_MESSAGE_ENCODED_WORD_MAX);
+	split = g_strsplit(words, " ", -1);
+	joined = g_strjoinv("\r\n ", split);
+	g_string_append_printf(str, " name=\"%s\"", joined);
+}
+
+/* RFC 2231 §7 attribute-char: what may stay as it is in an extended parameter value */
+static gboolean
+ms_message_is_attribute_char(gchar c)
+{
+	return c != '\0' && (g_ascii_isalnum(c) || strchr("!#$&+-.^_`{|}~", c) != NULL);
+}
+
+/* Content-Disposition's filename parameter: a quoted-string when the name is printable ASCII
+ * and fits on its line, else RFC 2231 UTF-8 percent-encoding, split into numbered
+ * continuations of at most 78 columns when it does not fit on one; a character is never split
+ * between two continuations, so even a reader that decodes them one by one gets whole ones */
+static void
+ms_message_append_filename_param(GString *str, const gchar *filename)
+{
+	g_autofree gchar *quoted = ms_message_quote_ascii(filename);
+	g_autoptr(GPtrArray) chars = NULL;
+	const gchar *single = " filename*=UTF-8''";
+	gsize total = 0;
+	guint section = 0;
+
+	if (quoted != NULL && strlen(" filename=") + strlen(quoted) <= MS_MESSAGE_LINE_SOFT_MAX) {
+		g_string_append_printf(str, " filename=%s", quoted);
+		return;
+	}
+
+	/* each character percent-encoded on its own */
+	chars = g_ptr_array_new_with_free_func(g_free);
+	for (const gchar *p = filename; *p != '\0'; p = g_utf8_next_char(p)) {
+		GString *encoded = g_string_new(NULL);
+		for (const gchar *q = p; q < g_utf8_next_char(p); q++) {
+			if (ms_message_is_attribute_char(*q))
+				g_string_append_c(encoded, *q);
+			else
+				g_string_append_printf(encoded, "%%%02X", (guchar)*q);
+		}
+		total += encoded->len;
+		g_ptr_array_add(chars, g_string_free(encoded, FALSE));
+	}
+	if (strlen(single) + total <= MS_MESSAGE_LINE_SOFT_MAX) {
+		g_string_append(str, single);
+		for (guint i = 0; i < chars->len; i++)
+			g_string_append(str, g_ptr_array_index(chars, i));
+		return;
+	}
+	for (guint i = 0; i < chars->len; section++) {
+		gsize col;
+
+		if (section > 0)
+			g_string_append(str, ";\r\n");
+		col = str->len;
+		g_string_append_printf(str,
+				       " filename*%u*=%s",
+				       section,
+				       section == 0 ? "UTF-8''" : "");
+		/* at least one character, and room for the ';' after the last */
+		do {
+			g_string_append(str, g_ptr_array_index(chars, i));
+			i++;
+		} while (i < chars->len &&
+			 str->len - col + strlen(g_ptr_array_index(chars, i)) + 1 <=
+			     MS_MESSAGE_LINE_SOFT_MAX);
+	}
+}
+
+static void
+ms_message_append_attachment_headers(GString *str, const MsMessageAttachment *attachment)
+{
+	g_string_append_printf(str, "Content-Type: %s;\r\n", attachment->content_type);
+	ms_message_append_name_param(str, attachment->filename);
+	g_string_append(str, "\r\nContent-Disposition: attachment;\r\n");
+	ms_message_append_filename_param(str, attachment->filename);
+	g_string_append(str, "\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+}
+
+/* the text or html part on its own, or both as multipart/alternative */
+static void
+ms_message_append_main_part(MsMessage *self,
+			    GString *str,
+			    const gchar *text,
+			    gboolean text_7bit,
+			    const gchar *html,
+			    gboolean html_7bit)
+{
+	if (text != NULL && html != NULL) {
+		ms_message_append_multipart_header(str, "alternative", self->boundary_alternative);
+		g_string_append(str, "\r\n");
+		/* the simplest first: RFC 2046 §5.1.4 */
+		ms_message_append_delimiter(str, self->boundary_alternative, TRUE);
+		ms_message_append_text_part(str, "plain", text, text_7bit);
+		ms_message_append_delimiter(str, self->boundary_alternative, FALSE);
+		ms_message_append_text_part(str, "html", html, html_7bit);
+		ms_message_append_close_delimiter(str, self->boundary_alternative);
+	} else if (html != NULL) {
+		ms_message_append_text_part(str, "html", html, html_7bit);
+	} else {
+		ms_message_append_text_part(str, "plain", text, text_7bit);
+	}
+}
+
+/* ends the literal text collected so far as one segment */
+static void
+ms_message_flush_segment(GPtrArray *segments, GString *str)
+{
+	MsMessageSegment *segment;
+
+	if (str->len == 0)
+		return;
+	segment = g_new0(MsMessageSegment, 1);
+	segment->text = g_bytes_new(str->str, str->len);
+	g_string_truncate(str, 0);
+	g_ptr_array_add(segments, segment);
+}
+
+/* the message as literal text with the attachments, still to be encoded, in between */
+static GPtrArray *
+ms_message_render(MsMessage *self, GError **error)
 {
 	const gchar *from_spec;
 	g_autofree gchar *date = NULL;
 	g_autofree gchar *message_id = NULL;
-	g_autofree gchar *body = NULL;
-	gboolean body_7bit;
-	GString *str;
-
-	g_return_val_if_fail(MS_IS_MESSAGE(self), NULL);
-	g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+	g_autofree gchar *text = NULL;
+	g_autofree gchar *html = NULL;
+	gboolean text_7bit = FALSE;
+	gboolean html_7bit = FALSE;
+	gboolean mixed = self->attachments->len > 0;
+	g_autoptr(GPtrArray) segments = NULL;
+	g_autoptr(GString) str = NULL;
 
 	if (self->from == NULL) {
 		g_set_error_literal(error,
@@ -764,10 +1325,29 @@ ms_message_to_bytes(MsMessage *self, GError **error)
 		message_id = g_strdup(self->message_id);
 	else
 		message_id = g_strdup_printf("<%s@%s>", self->id_left, strrchr(from_spec, '@') + 1);
-	body = ms_message_normalize_body(self->body != NULL ? self->body : "");
-	body_7bit = ms_message_body_is_7bit(body);
 
-	str = g_string_sized_new(1024 + strlen(body));
+	/* an empty body is left out when the html or an attachment carries the message */
+	if ((self->body != NULL && self->body[0] != '\0') || (self->html == NULL && !mixed))
+		text = ms_message_encode_text(self->body != NULL ? self->body : "", &text_7bit);
+	if (self->html != NULL)
+		html = ms_message_encode_text(self->html, &html_7bit);
+	if (mixed) {
+		ms_message_ensure_boundary(self,
+					   &self->boundary_mixed,
+					   self->boundary_alternative,
+					   text,
+					   html);
+	}
+	if (text != NULL && html != NULL) {
+		ms_message_ensure_boundary(self,
+					   &self->boundary_alternative,
+					   mixed ? self->boundary_mixed : NULL,
+					   text,
+					   html);
+	}
+
+	str = g_string_sized_new(1024 + (text != NULL ? strlen(text) : 0) +
+				 (html != NULL ? strlen(html) : 0));
 	g_string_append_printf(str, "Date: %s\r\n", date);
 	ms_message_append_address(str, "From", self->from);
 	if (self->reply_to != NULL)
@@ -783,18 +1363,368 @@ ms_message_to_bytes(MsMessage *self, GError **error)
 		MsMessageHeader *header = g_ptr_array_index(self->headers, i);
 		ms_message_append_header(str, header->name, header->value, FALSE);
 	}
-	g_string_append(str, "Content-Type: text/plain; charset=utf-8\r\n");
-	g_string_append_printf(str,
-			       "Content-Transfer-Encoding: %s\r\n",
-			       body_7bit ? "7bit" : "quoted-printable");
+
+	segments = g_ptr_array_new_with_free_func((GDestroyNotify)ms_message_segment_free);
+	if (!mixed) {
+		ms_message_append_main_part(self, str, text, text_7bit, html, html_7bit);
+		ms_message_flush_segment(segments, str);
+		return g_steal_pointer(&segments);
+	}
+
+	ms_message_append_multipart_header(str, "mixed", self->boundary_mixed);
 	g_string_append(str, "\r\n");
-	if (body_7bit) {
-		g_string_append(str, body);
-	} else {
-		g_autofree gchar *qp = ms_message_encode_quoted_printable(body);
-		g_string_append(str, qp);
+	if (text != NULL || html != NULL) {
+		ms_message_append_delimiter(str, self->boundary_mixed, TRUE);
+		ms_message_append_main_part(self, str, text, text_7bit, html, html_7bit);
+	}
+	for (guint i = 0; i < self->attachments->len; i++) {
+		MsMessageAttachment *attachment = g_ptr_array_index(self->attachments, i);
+		MsMessageSegment *segment = g_new0(MsMessageSegment, 1);
+
+		ms_message_append_delimiter(str,
+					    self->boundary_mixed,
+					    i == 0 && text == NULL && html == NULL);
+		ms_message_append_attachment_headers(str, attachment);
+		ms_message_flush_segment(segments, str);
+		segment->attachment = attachment;
+		g_ptr_array_add(segments, segment);
+	}
+	ms_message_append_close_delimiter(str, self->boundary_mixed);
+	ms_message_flush_segment(segments, str);
+	return g_steal_pointer(&segments);
+}
+
+/* base64 (RFC 2045 §6.8) in lines of 76 characters with CRLF, fed in chunks of any size: the
+ * output does not depend on how the input was cut */
+typedef struct {
+	guint8 rest[3]; /* the bytes of a group not complete yet */
+	gsize rest_len;
+	gsize col;
+} MsMessageBase64;
+
+static void
+ms_message_base64_group(MsMessageBase64 *b64, GString *out, const guint8 *in, gsize len)
+{
+	static const gchar alphabet[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	guint32 v = (guint32)in[0] << 16 | (len > 1 ? (guint32)in[1] << 8 : 0) |
+		    (len > 2 ? (guint32)in[2] : 0);
+	gchar quad[4];
+
+	quad[0] = alphabet[(v >> 18) & 0x3f];
+	quad[1] = alphabet[(v >> 12) & 0x3f];
+	quad[2] = len > 1 ? alphabet[(v >> 6) & 0x3f] : '=';
+	quad[3] = len > 2 ? alphabet[v & 0x3f] : '=';
+	g_string_append_len(out, quad, sizeof(quad));
+	b64->col += sizeof(quad);
+	if (b64->col == MS_MESSAGE_BASE64_LINE_MAX) {
+		g_string_append(out, "\r\n");
+		b64->col = 0;
+	}
+}
+
+static void
+ms_message_base64_feed(MsMessageBase64 *b64, GString *out, const guint8 *data, gsize len)
+{
+	while (b64->rest_len > 0 && len > 0) {
+		b64->rest[b64->rest_len++] = *data++;
+		len--;
+		if (b64->rest_len == 3) {
+			ms_message_base64_group(b64, out, b64->rest, 3);
+			b64->rest_len = 0;
+		}
+	}
+	for (; len >= 3; data += 3, len -= 3)
+		ms_message_base64_group(b64, out, data, 3);
+	memcpy(b64->rest + b64->rest_len, data, len);
+	b64->rest_len += len;
+}
+
+static void
+ms_message_base64_finish(MsMessageBase64 *b64, GString *out)
+{
+	if (b64->rest_len > 0)
+		ms_message_base64_group(b64, out, b64->rest, b64->rest_len);
+	if (b64->col > 0)
+		g_string_append(out, "\r\n");
+	b64->rest_len = 0;
+	b64->col = 0;
+}
+
+/* the base64 size for len bytes, line ends included */
+static gsize
+ms_message_base64_size(gsize len)
+{
+	gsize chars = (len + 2) / 3 * 4;
+	return chars + (chars + MS_MESSAGE_BASE64_LINE_MAX - 1) / MS_MESSAGE_BASE64_LINE_MAX * 2;
+}
+
+GBytes *
+ms_message_to_bytes(MsMessage *self, GError **error)
+{
+	g_autoptr(GPtrArray) segments = NULL;
+	GString *str;
+	gsize size = 0;
+
+	g_return_val_if_fail(MS_IS_MESSAGE(self), NULL);
+	g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+	segments = ms_message_render(self, error);
+	if (segments == NULL)
+		return NULL;
+	for (guint i = 0; i < segments->len; i++) {
+		MsMessageSegment *segment = g_ptr_array_index(segments, i);
+		if (segment->text != NULL) {
+			size += g_bytes_get_size(segment->text);
+			continue;
+		}
+		if (segment->attachment->stream != NULL) {
+			g_set_error(error,
+				    G_IO_ERROR,
+				    G_IO_ERROR_NOT_SUPPORTED,
+				    "attachment '%s' is read from a stream: write the message with "
+				    "ms_message_write_async()",
+				    segment->attachment->filename);
+			return NULL;
+		}
+		size += ms_message_base64_size(g_bytes_get_size(segment->attachment->data));
+	}
+
+	str = g_string_sized_new(size + 1);
+	for (guint i = 0; i < segments->len; i++) {
+		MsMessageSegment *segment = g_ptr_array_index(segments, i);
+		gsize len = 0;
+		const guint8 *data;
+		MsMessageBase64 b64 = {0};
+
+		if (segment->text != NULL) {
+			data = g_bytes_get_data(segment->text, &len);
+			g_string_append_len(str, (const gchar *)data, len);
+			continue;
+		}
+		data = g_bytes_get_data(segment->attachment->data, &len);
+		ms_message_base64_feed(&b64, str, data, len);
+		ms_message_base64_finish(&b64, str);
 	}
 	return g_string_free_to_bytes(str);
+}
+
+/* ---- streaming writer ---- */
+
+typedef struct {
+	GOutputStream *out;
+	GPtrArray *segments; /* of MsMessageSegment */
+	guint index;	     /* the segment being written */
+	GInputStream *input; /* nullable: the attachment being read */
+	gboolean input_done;
+	MsMessageBase64 b64;
+	GBytes *buffer; /* nullable: what is being written, kept until the write is done */
+	guint64 written;
+} MsMessageWriteHelper;
+
+static void
+ms_message_write_helper_free(MsMessageWriteHelper *helper)
+{
+	g_object_unref(helper->out);
+	g_ptr_array_unref(helper->segments);
+	g_clear_object(&helper->input);
+	g_clear_pointer(&helper->buffer, g_bytes_unref);
+	g_free(helper);
+}
+
+static void
+ms_message_write_next(GTask *task);
+static void
+ms_message_write_read(GTask *task);
+
+static void
+ms_message_write_buffer_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GTask) task = G_TASK(user_data);
+	MsMessageWriteHelper *helper = g_task_get_task_data(task);
+	g_autoptr(GError) error = NULL;
+	gsize written = 0;
+
+	if (!g_output_stream_write_all_finish(G_OUTPUT_STREAM(source), res, &written, &error)) {
+		g_task_return_error(task, g_steal_pointer(&error));
+		return;
+	}
+	helper->written += written;
+	g_clear_pointer(&helper->buffer, g_bytes_unref);
+	if (helper->input != NULL && !helper->input_done) {
+		ms_message_write_read(g_steal_pointer(&task));
+		return;
+	}
+	g_clear_object(&helper->input);
+	helper->index++;
+	ms_message_write_next(g_steal_pointer(&task));
+}
+
+static void
+ms_message_write_buffer(GTask *task, GBytes *buffer)
+{
+	MsMessageWriteHelper *helper = g_task_get_task_data(task);
+	gsize len = 0;
+	const guint8 *data = g_bytes_get_data(buffer, &len);
+
+	helper->buffer = buffer;
+	g_output_stream_write_all_async(helper->out,
+					data,
+					len,
+					G_PRIORITY_DEFAULT,
+					g_task_get_cancellable(task),
+					ms_message_write_buffer_cb,
+					task);
+}
+
+static void
+ms_message_write_read_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GTask) task = G_TASK(user_data);
+	MsMessageWriteHelper *helper = g_task_get_task_data(task);
+	MsMessageSegment *segment = g_ptr_array_index(helper->segments, helper->index);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) chunk = NULL;
+	GString *encoded;
+	gsize len = 0;
+	const guint8 *data;
+
+	chunk = g_input_stream_read_bytes_finish(G_INPUT_STREAM(source), res, &error);
+	if (chunk == NULL) {
+		g_prefix_error(&error, "attachment '%s': ", segment->attachment->filename);
+		g_task_return_error(task, g_steal_pointer(&error));
+		return;
+	}
+	data = g_bytes_get_data(chunk, &len);
+	encoded = g_string_sized_new(ms_message_base64_size(len + 3));
+	if (len == 0) {
+		helper->input_done = TRUE;
+		ms_message_base64_finish(&helper->b64, encoded);
+	} else {
+		ms_message_base64_feed(&helper->b64, encoded, data, len);
+	}
+	/* a short read may leave nothing but a partial group */
+	if (encoded->len == 0) {
+		g_string_free(encoded, TRUE);
+		if (helper->input_done) {
+			g_clear_object(&helper->input);
+			helper->index++;
+			ms_message_write_next(g_steal_pointer(&task));
+		} else {
+			ms_message_write_read(g_steal_pointer(&task));
+		}
+		return;
+	}
+	ms_message_write_buffer(g_steal_pointer(&task), g_string_free_to_bytes(encoded));
+}
+
+static void
+ms_message_write_read(GTask *task)
+{
+	MsMessageWriteHelper *helper = g_task_get_task_data(task);
+
+	g_input_stream_read_bytes_async(helper->input,
+					MS_MESSAGE_CHUNK_SIZE,
+					G_PRIORITY_DEFAULT,
+					g_task_get_cancellable(task),
+					ms_message_write_read_cb,
+					task);
+}
+
+/* takes the reference to task */
+static void
+ms_message_write_next(GTask *task)
+{
+	MsMessageWriteHelper *helper = g_task_get_task_data(task);
+	MsMessageSegment *segment;
+
+	if (helper->index == helper->segments->len) {
+		g_task_return_boolean(task, TRUE);
+		g_object_unref(task);
+		return;
+	}
+	segment = g_ptr_array_index(helper->segments, helper->index);
+	if (segment->text != NULL) {
+		ms_message_write_buffer(task, g_bytes_ref(segment->text));
+		return;
+	}
+	if (segment->attachment->data != NULL)
+		helper->input = g_memory_input_stream_new_from_bytes(segment->attachment->data);
+	else
+		helper->input = g_object_ref(segment->attachment->stream);
+	helper->input_done = FALSE;
+	memset(&helper->b64, 0, sizeof(helper->b64));
+	ms_message_write_read(task);
+}
+
+void
+ms_message_write_async(MsMessage *self,
+		       GOutputStream *out,
+		       GCancellable *cancellable,
+		       GAsyncReadyCallback callback,
+		       gpointer user_data)
+{
+	g_autoptr(GTask) task = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) segments = NULL;
+	MsMessageWriteHelper *helper;
+
+	g_return_if_fail(MS_IS_MESSAGE(self));
+	g_return_if_fail(G_IS_OUTPUT_STREAM(out));
+	g_return_if_fail(cancellable == NULL || G_IS_CANCELLABLE(cancellable));
+
+	task = g_task_new(self, cancellable, callback, user_data);
+	g_task_set_source_tag(task, ms_message_write_async);
+
+	segments = ms_message_render(self, &error);
+	if (segments == NULL) {
+		g_task_return_error(task, g_steal_pointer(&error));
+		return;
+	}
+	/* a stream cannot be read again, so a second write would silently lose the attachment;
+	 * refused before anything is written */
+	for (guint i = 0; i < self->attachments->len; i++) {
+		MsMessageAttachment *attachment = g_ptr_array_index(self->attachments, i);
+		if (attachment->stream != NULL && attachment->stream_used) {
+			g_task_return_new_error(
+			    task,
+			    G_IO_ERROR,
+			    G_IO_ERROR_NOT_SUPPORTED,
+			    "attachment '%s': its stream was read by an earlier "
+			    "write; a message with stream attachments can be "
+			    "written once",
+			    attachment->filename);
+			return;
+		}
+	}
+	for (guint i = 0; i < self->attachments->len; i++) {
+		MsMessageAttachment *attachment = g_ptr_array_index(self->attachments, i);
+		if (attachment->stream != NULL)
+			attachment->stream_used = TRUE;
+	}
+
+	helper = g_new0(MsMessageWriteHelper, 1);
+	helper->out = g_object_ref(out);
+	helper->segments = g_steal_pointer(&segments);
+	g_task_set_task_data(task, helper, (GDestroyNotify)ms_message_write_helper_free);
+	ms_message_write_next(g_steal_pointer(&task));
+}
+
+gboolean
+ms_message_write_finish(MsMessage *self, GAsyncResult *res, guint64 *bytes_written, GError **error)
+{
+	MsMessageWriteHelper *helper;
+
+	g_return_val_if_fail(MS_IS_MESSAGE(self), FALSE);
+	g_return_val_if_fail(g_task_is_valid(res, self), FALSE);
+	g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
+
+	if (!g_task_propagate_boolean(G_TASK(res), error))
+		return FALSE;
+	helper = g_task_get_task_data(G_TASK(res));
+	if (bytes_written != NULL)
+		*bytes_written = helper->written;
+	return TRUE;
 }
 
 static void
@@ -810,6 +1740,11 @@ ms_message_finalize(GObject *object)
 	g_ptr_array_unref(self->headers);
 	g_free(self->subject);
 	g_free(self->body);
+	g_free(self->html);
+	g_ptr_array_unref(self->attachments);
+	g_free(self->boundary_seed);
+	g_free(self->boundary_mixed);
+	g_free(self->boundary_alternative);
 	g_clear_pointer(&self->date, g_date_time_unref);
 	g_free(self->message_id);
 	g_free(self->id_left);
@@ -831,6 +1766,8 @@ ms_message_init(MsMessage *self)
 	self->cc = g_ptr_array_new_with_free_func((GDestroyNotify)ms_address_free);
 	self->bcc = g_ptr_array_new_with_free_func((GDestroyNotify)ms_address_free);
 	self->headers = g_ptr_array_new_with_free_func((GDestroyNotify)ms_message_header_free);
+	self->attachments =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)ms_message_attachment_free);
 	/* 122 random bits from a version 4 UUID */
 	self->id_left = g_uuid_string_random();
 }

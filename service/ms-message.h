@@ -109,10 +109,7 @@ ms_message_write_async(MsMessage *self,
 		       gpointer user_data);
 /* bytes_written (nullable): the size of the message, set on success */
 gboolean
-ms_message_write_finish(MsMessage *self,
-			GAsyncResult *res,
-			guint64 *bytes_written,
-			GError **error);
+ms_message_write_finish(MsMessage *self, GAsyncResult *res, guint64 *bytes_written, GError **error);
 
 /* helpers shared with the raw-message path, exposed for tests and fuzzing */
 /* TRUE if value has no CR, LF or NUL and is valid UTF-8 */

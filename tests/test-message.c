@@ -5,6 +5,116 @@
 
 #include "ms-message.h"
 
+/* an input stream over memory that gives at most max_read bytes per read, so that reads end
+ * in the middle of base64 groups, and fails once fail_after bytes have been read (when not 0) */
+#define TEST_TYPE_INPUT_STREAM (test_input_stream_get_type())
+G_DECLARE_FINAL_TYPE(TestInputStream, test_input_stream, TEST, INPUT_STREAM, GMemoryInputStream)
+
+struct _TestInputStream {
+	GMemoryInputStream parent_instance;
+	gsize max_read;
+	gsize fail_after;
+	gsize done;
+	gsize largest_request;
+};
+
+G_DEFINE_TYPE(TestInputStream, test_input_stream, G_TYPE_MEMORY_INPUT_STREAM)
+
+static gssize
+test_input_stream_read(GInputStream *stream,
+		       void *buffer,
+		       gsize count,
+		       GCancellable *cancellable,
+		       GError **error)
+{
+	TestInputStream *self = TEST_INPUT_STREAM(stream);
+	gssize n;
+
+	self->largest_request = MAX(self->largest_request, count);
+	if (self->fail_after > 0 && self->done >= self->fail_after) {
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED, "disk on fire");
+		return -1;
+	}
+	if (self->max_read > 0)
+		count = MIN(count, self->max_read);
+	n = G_INPUT_STREAM_CLASS(test_input_stream_parent_class)
+		->read_fn(stream, buffer, count, cancellable, error);
+	if (n > 0)
+		self->done += n;
+	return n;
+}
+
+static void
+test_input_stream_class_init(TestInputStreamClass *klass)
+{
+	G_INPUT_STREAM_CLASS(klass)->read_fn = test_input_stream_read;
+}
+
+static void
+test_input_stream_init(TestInputStream *self)
+{
+}
+
+static GInputStream *
+test_input_stream_new(GBytes *data, gsize max_read, gsize fail_after)
+{
+	TestInputStream *self = g_object_new(TEST_TYPE_INPUT_STREAM, NULL);
+
+	g_memory_input_stream_add_bytes(G_MEMORY_INPUT_STREAM(self), data);
+	self->max_read = max_read;
+	self->fail_after = fail_after;
+	return G_INPUT_STREAM(self);
+}
+
+/* a growing memory output stream that remembers its largest single write */
+#define TEST_TYPE_OUTPUT_STREAM (test_output_stream_get_type())
+G_DECLARE_FINAL_TYPE(TestOutputStream, test_output_stream, TEST, OUTPUT_STREAM, GMemoryOutputStream)
+
+struct _TestOutputStream {
+	GMemoryOutputStream parent_instance;
+	gsize largest_write;
+	guint writes;
+};
+
+G_DEFINE_TYPE(TestOutputStream, test_output_stream, G_TYPE_MEMORY_OUTPUT_STREAM)
+
+static gssize
+test_output_stream_write(GOutputStream *stream,
+			 const void *buffer,
+			 gsize count,
+			 GCancellable *cancellable,
+			 GError **error)
+{
+	TestOutputStream *self = TEST_OUTPUT_STREAM(stream);
+
+	self->largest_write = MAX(self->largest_write, count);
+	self->writes++;
+	return G_OUTPUT_STREAM_CLASS(test_output_stream_parent_class)
+	    ->write_fn(stream, buffer, count, cancellable, error);
+}
+
+static void
+test_output_stream_class_init(TestOutputStreamClass *klass)
+{
+	G_OUTPUT_STREAM_CLASS(klass)->write_fn = test_output_stream_write;
+}
+
+static void
+test_output_stream_init(TestOutputStream *self)
+{
+}
+
+static TestOutputStream *
+test_output_stream_new(void)
+{
+	return g_object_new(TEST_TYPE_OUTPUT_STREAM,
+			    "realloc-function",
+			    g_realloc,
+			    "destroy-function",
+			    g_free,
+			    NULL);
+}
+
 /* decodes RFC 2047 encoded-words (UTF-8) separated by folding white space, checking that each
  * word is at most 75 chars and decodes to whole UTF-8 characters on its own; NULL if the value
  * holds anything else */
@@ -1065,6 +1175,1144 @@ test_message_address_folding(void)
 	    " somewhere\" <bob2@example.net>");
 }
 
+static void
+test_async_result_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	GAsyncResult **result = user_data;
+	*result = g_object_ref(res);
+}
+
+/* ms_message_write_async() run to completion */
+static gboolean
+test_message_write(MsMessage *message,
+		   GOutputStream *out,
+		   GCancellable *cancellable,
+		   guint64 *written,
+		   GError **error)
+{
+	g_autoptr(GAsyncResult) res = NULL;
+
+	ms_message_write_async(message, out, cancellable, test_async_result_cb, &res);
+	while (res == NULL)
+		g_main_context_iteration(NULL, TRUE);
+	return ms_message_write_finish(message, res, written, error);
+}
+
+static gchar *
+test_memory_output_to_string(GMemoryOutputStream *out)
+{
+	gsize len = g_memory_output_stream_get_data_size(out);
+	const gchar *data = g_memory_output_stream_get_data(out);
+
+	g_assert_null(memchr(data, '\0', len));
+	return g_strndup(data, len);
+}
+
+/* part n (from 0) of a multipart body delimited by boundary, headers included, without the
+ * CRLF that belongs to the delimiter after it */
+static gchar *
+test_message_part(const gchar *text, const gchar *boundary, guint n)
+{
+	g_autofree gchar *delimiter = g_strdup_printf("\r\n--%s", boundary);
+	const gchar *p = strstr(text, delimiter);
+	const gchar *end;
+
+	for (guint i = 0; i < n && p != NULL; i++)
+		p = strstr(p + strlen(delimiter), delimiter);
+	g_assert_nonnull(p);
+	p += strlen(delimiter);
+	g_assert_true(g_str_has_prefix(p, "\r\n"));
+	p += 2;
+	end = strstr(p, delimiter);
+	g_assert_nonnull(end);
+	return g_strndup(p, end - p);
+}
+
+/* the parameters of a folded header value such as "attachment;\r\n filename=\"x\"", unfolded,
+ * quoted-strings unquoted; the value in front of the first ';' is under "" */
+static GHashTable *
+test_message_params(const gchar *value)
+{
+	g_autoptr(GString) unfolded = g_string_new(value);
+	GHashTable *params = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	const gchar *p;
+
+	g_string_replace(unfolded, "\r\n", "", 0);
+	p = strchr(unfolded->str, ';');
+	g_hash_table_insert(
+	    params,
+	    g_strdup(""),
+	    g_strndup(unfolded->str, p != NULL ? (gsize)(p - unfolded->str) : unfolded->len));
+	while (p != NULL && *p == ';') {
+		const gchar *eq;
+		g_autofree gchar *name = NULL;
+		g_autoptr(GString) val = g_string_new(NULL);
+
+		for (p++; *p == ' '; p++)
+			;
+		eq = strchr(p, '=');
+		g_assert_nonnull(eq);
+		name = g_strndup(p, eq - p);
+		p = eq + 1;
+		if (*p == '"') {
+			for (p++; *p != '"'; p++) {
+				g_assert_cmpint(*p, !=, '\0');
+				if (*p == '\\')
+					p++;
+				g_string_append_c(val, *p);
+			}
+			p++;
+		} else {
+			gsize len = strcspn(p, ";");
+			g_string_append_len(val, p, len);
+			p += len;
+		}
+		g_assert_true(*p == ';' || *p == '\0');
+		g_assert_false(g_hash_table_contains(params, name));
+		g_hash_table_insert(params,
+				    g_steal_pointer(&name),
+				    g_string_free(g_steal_pointer(&val), FALSE));
+	}
+	return params;
+}
+
+/* RFC 2231 percent-decoding of one value (or continuation), which must decode to whole UTF-8
+ * characters on its own */
+static void
+test_percent_decode(GString *out, const gchar *text)
+{
+	gsize start = out->len;
+
+	for (const gchar *p = text; *p != '\0'; p++) {
+		if (*p == '%') {
+			g_assert_true(g_ascii_isxdigit(p[1]) && !g_ascii_islower(p[1]));
+			g_assert_true(g_ascii_isxdigit(p[2]) && !g_ascii_islower(p[2]));
+			g_string_append_c(
+			    out,
+			    (gchar)(g_ascii_xdigit_value(p[1]) * 16 + g_ascii_xdigit_value(p[2])));
+			p += 2;
+		} else {
+			g_assert_true(g_ascii_isalnum(*p) || strchr("!#$&+-.^_`{|}~", *p) != NULL);
+			g_string_append_c(out, *p);
+		}
+	}
+	g_assert_true(g_utf8_validate_len(out->str + start, out->len - start, NULL));
+}
+
+/* the filename as a reader gets it from Content-Disposition: RFC 2231 filename*, or
+ * filename*0*, filename*1*, … joined, else the plain filename */
+static gchar *
+test_message_filename(GHashTable *params)
+{
+	const gchar *value = g_hash_table_lookup(params, "filename*");
+	g_autoptr(GString) out = g_string_new(NULL);
+
+	if (value == NULL && !g_hash_table_contains(params, "filename*0*"))
+		return g_strdup(g_hash_table_lookup(params, "filename"));
+	g_assert_false(g_hash_table_contains(params, "filename"));
+	if (value != NULL) {
+		g_assert_true(g_str_has_prefix(value, "UTF-8''"));
+		test_percent_decode(out, value + 7);
+		return g_string_free(g_steal_pointer(&out), FALSE);
+	}
+	for (guint i = 0;; i++) {
+		g_autofree gchar *key = g_strdup_printf("filename*%u*", i);
+		value = g_hash_table_lookup(params, key);
+		if (value == NULL)
+			break;
+		if (i == 0) {
+			g_assert_true(g_str_has_prefix(value, "UTF-8''"));
+			value += 7;
+		}
+		test_percent_decode(out, value);
+	}
+	return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+/* the name parameter of Content-Type, encoded-words decoded */
+static gchar *
+test_message_name(GHashTable *params)
+{
+	const gchar *value = g_hash_table_lookup(params, "name");
+
+	g_assert_nonnull(value);
+	if (g_str_has_prefix(value, "=?"))
+		return test_decode_encoded_words(value);
+	return g_strdup(value);
+}
+
+/* the decoded payload of a base64 part, checking its lines: 76 characters but the last, all
+ * ending in CRLF */
+static GBytes *
+test_message_decode_base64(const gchar *part)
+{
+	const gchar *body = test_message_body(part);
+	g_autoptr(GString) joined = g_string_new(NULL);
+	gsize len = 0;
+	guchar *data;
+
+	for (const gchar *p = body; *p != '\0';) {
+		const gchar *end = strstr(p, "\r\n");
+		g_assert_nonnull(end);
+		if (end[2] != '\0')
+			g_assert_cmpuint(end - p, ==, 76);
+		else
+			g_assert_cmpuint(end - p, <=, 76);
+		g_assert_cmpuint(end - p, >, 0);
+		g_string_append_len(joined, p, end - p);
+		p = end + 2;
+	}
+	if (joined->len == 0)
+		return g_bytes_new(NULL, 0);
+	data = g_base64_decode(joined->str, &len);
+	return g_bytes_new_take(data, len);
+}
+
+static gchar *
+test_sha256(GBytes *bytes)
+{
+	return g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, bytes);
+}
+
+/* count bytes of a fixed pseudo-random sequence */
+static GBytes *
+test_random_bytes(gsize count)
+{
+	g_autoptr(GRand) rand = g_rand_new_with_seed(42);
+	guint8 *data = g_malloc(count);
+
+	for (gsize i = 0; i < count; i++)
+		data[i] = (guint8)g_rand_int_range(rand, 0, 256);
+	return g_bytes_new_take(data, count);
+}
+
+static void
+test_message_html_alternative(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsMessage) message = test_message_new();
+	g_autofree gchar *text = NULL;
+	g_autofree gchar *again = NULL;
+	gboolean ret;
+
+	ms_message_set_boundary_seed(message, "test");
+	ret = ms_message_set_subject(message, "Newsletter", &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	ret = ms_message_set_body(message, "Hello Bob,\nplain text here.\n", &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	ret = ms_message_set_html(message, "<p>Hello <b>Bob</b> – grüß dich</p>\n", &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+
+	text = test_message_to_string(message);
+	g_assert_cmpstr(text,
+			==,
+			"Date: Tue, 24 Nov 2026 15:42:00 +0000\r\n"
+			"From: Alice Example <alice@example.org>\r\n"
+			"To: bob@example.net\r\n"
+			"Subject: Newsletter\r\n"
+			"Message-ID: <test-1@example.org>\r\n"
+			"MIME-Version: 1.0\r\n"
+			"Content-Type: multipart/alternative;\r\n"
+			" boundary=\"=_ms_test_1\"\r\n"
+			"\r\n"
+			"--=_ms_test_1\r\n"
+			"Content-Type: text/plain; charset=utf-8\r\n"
+			"Content-Transfer-Encoding: 7bit\r\n"
+			"\r\n"
+			"Hello Bob,\r\n"
+			"plain text here.\r\n"
+			"\r\n"
+			"--=_ms_test_1\r\n"
+			"Content-Type: text/html; charset=utf-8\r\n"
+			"Content-Transfer-Encoding: quoted-printable\r\n"
+			"\r\n"
+			"<p>Hello <b>Bob</b> =E2=80=93 gr=C3=BC=C3=9F dich</p>\r\n"
+			"\r\n"
+			"--=_ms_test_1--\r\n");
+
+	/* the same boundary on every rendering */
+	again = test_message_to_string(message);
+	g_assert_cmpstr(again, ==, text);
+}
+
+static void
+test_message_html_only(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsMessage) message = test_message_new();
+	g_autofree gchar *text = NULL;
+	g_autofree gchar *plain = NULL;
+	gboolean ret;
+
+	/* an empty body does not make an empty alternative */
+	ret = ms_message_set_body(message, "", &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	ret = ms_message_set_html(message, "<p>only html</p>", &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	text = test_message_to_string(message);
+	g_assert_true(g_str_has_suffix(text,
+				       "MIME-Version: 1.0\r\n"
+				       "Content-Type: text/html; charset=utf-8\r\n"
+				       "Content-Transfer-Encoding: 7bit\r\n"
+				       "\r\n"
+				       "<p>only html</p>\r\n"));
+
+	/* "" takes the html out again */
+	ret = ms_message_set_html(message, "", &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	plain = test_message_to_string(message);
+	g_assert_true(g_str_has_suffix(plain,
+				       "MIME-Version: 1.0\r\n"
+				       "Content-Type: text/plain; charset=utf-8\r\n"
+				       "Content-Transfer-Encoding: 7bit\r\n"
+				       "\r\n"));
+}
+
+static void
+test_message_html_invalid(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsMessage) message = test_message_new();
+	g_autofree gchar *before = NULL;
+	g_autofree gchar *after = NULL;
+	gboolean ret;
+
+	ret = ms_message_set_html(message, "<p>ok</p>", &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	before = test_message_to_string(message);
+	ret = ms_message_set_html(message, "<p>caf\xe9</p>", &error);
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+	g_assert_cmpstr(error->message, ==, "html is not valid UTF-8");
+	g_assert_false(ret);
+	/* nothing changed */
+	after = test_message_to_string(message);
+	g_assert_cmpstr(after, ==, before);
+}
+
+static void
+test_message_html_long_lines(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsMessage) message = test_message_new();
+	g_autoptr(GString) html = g_string_new("<p>");
+	g_autofree gchar *text = NULL;
+	g_autofree gchar *part = NULL;
+	g_autofree gchar *decoded = NULL;
+	gboolean ret;
+
+	ms_message_set_boundary_seed(message, "test");
+	for (guint i = 0; i < 300; i++)
+		g_string_append(html, "word ");
+	g_string_append(html, "</p>");
+	ret = ms_message_set_body(message, "short", &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	ret = ms_message_set_html(message, html->str, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	text = test_message_to_string(message);
+	test_assert_lines(text, 78);
+	part = test_message_part(text, "=_ms_test_1", 1);
+	g_assert_true(g_str_has_prefix(part,
+				       "Content-Type: text/html; charset=utf-8\r\n"
+				       "Content-Transfer-Encoding: quoted-printable\r\n\r\n"));
+	g_string_append(html, "\r\n");
+	decoded = test_decode_qp(test_message_body(part));
+	g_assert_cmpstr(decoded, ==, html->str);
+}
+
+static void
+test_message_attachment_bytes(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsMessage) message = test_message_new();
+	g_autoptr(GByteArray) array = g_byte_array_new();
+	g_autoptr(GBytes) data = NULL;
+	g_autofree gchar *text = NULL;
+	gboolean ret;
+
+	for (guint i = 0; i < 100; i++)
+		g_byte_array_append(array, (const guint8 *)&i, 1);
+	data = g_byte_array_free_to_bytes(g_steal_pointer(&array));
+	ms_message_set_boundary_seed(message, "test");
+	ret = ms_message_set_subject(message, "Report", &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	ret = ms_message_set_body(message, "See the attachment.\n", &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	ret = ms_message_add_attachment_bytes(message, "report.pdf", NULL, data, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+
+	text = test_message_to_string(message);
+	g_assert_cmpstr(
+	    text,
+	    ==,
+	    "Date: Tue, 24 Nov 2026 15:42:00 +0000\r\n"
+	    "From: Alice Example <alice@example.org>\r\n"
+	    "To: bob@example.net\r\n"
+	    "Subject: Report\r\n"
+	    "Message-ID: <test-1@example.org>\r\n"
+	    "MIME-Version: 1.0\r\n"
+	    "Content-Type: multipart/mixed;\r\n"
+	    " boundary=\"=_ms_test_1\"\r\n"
+	    "\r\n"
+	    "--=_ms_test_1\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Transfer-Encoding: 7bit\r\n"
+	    "\r\n"
+	    "See the attachment.\r\n"
+	    "\r\n"
+	    "--=_ms_test_1\r\n"
+	    "Content-Type: application/pdf;\r\n"
+	    " name=\"report.pdf\"\r\n"
+	    "Content-Disposition: attachment;\r\n"
+	    " filename=\"report.pdf\"\r\n"
+	    "Content-Transfer-Encoding: base64\r\n"
+	    "\r\n"
+	    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4\r\n"
+	    "OTo7PD0+P0BBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5fYGFiYw==\r\n"
+	    "\r\n"
+	    "--=_ms_test_1--\r\n");
+}
+
+static void
+test_message_attachment_only(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsMessage) message = test_message_new();
+	g_autoptr(GBytes) data = g_bytes_new_static("abc", 3);
+	g_autoptr(GBytes) empty = g_bytes_new_static("", 0);
+	g_autofree gchar *text = NULL;
+	gboolean ret;
+
+	ms_message_set_boundary_seed(message, "test");
+	ret = ms_message_add_attachment_bytes(message,
+					      "a.bin",
+					      "application/octet-stream",
+					      data,
+					      &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	ret = ms_message_add_attachment_bytes(message, "empty.txt", "Text/Plain", empty, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	text = test_message_to_string(message);
+	g_assert_true(g_str_has_suffix(text,
+				       "MIME-Version: 1.0\r\n"
+				       "Content-Type: multipart/mixed;\r\n"
+				       " boundary=\"=_ms_test_1\"\r\n"
+				       "\r\n"
+				       "--=_ms_test_1\r\n"
+				       "Content-Type: application/octet-stream;\r\n"
+				       " name=\"a.bin\"\r\n"
+				       "Content-Disposition: attachment;\r\n"
+				       " filename=\"a.bin\"\r\n"
+				       "Content-Transfer-Encoding: base64\r\n"
+				       "\r\n"
+				       "YWJj\r\n"
+				       "\r\n"
+				       "--=_ms_test_1\r\n"
+				       "Content-Type: text/plain;\r\n"
+				       " name=\"empty.txt\"\r\n"
+				       "Content-Disposition: attachment;\r\n"
+				       " filename=\"empty.txt\"\r\n"
+				       "Content-Transfer-Encoding: base64\r\n"
+				       "\r\n"
+				       "\r\n"
+				       "--=_ms_test_1--\r\n"));
+}
+
+/* every length around the line and group edges gives the same base64 as GLib's, in lines of
+ * 76, whether rendered in memory or written through a stream that returns short reads */
+static void
+test_message_base64_lines(void)
+{
+	g_autoptr(GBytes) all = test_random_bytes(400);
+
+	for (gsize len = 0; len <= 400; len++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(MsMessage) message = test_message_new();
+		g_autoptr(MsMessage) streamed = test_message_new();
+		g_autoptr(GBytes) data = g_bytes_new_from_bytes(all, 0, len);
+		g_autoptr(GInputStream) stream = test_input_stream_new(data, 1 + len % 7, 0);
+		g_autoptr(TestOutputStream) out = test_output_stream_new();
+		g_autofree gchar *text = NULL;
+		g_autofree gchar *written = NULL;
+		g_autofree gchar *part = NULL;
+		g_autofree gchar *expected = NULL;
+		g_autoptr(GString) lines = g_string_new(NULL);
+		guint64 size = 0;
+		gboolean ret;
+
+		expected = g_base64_encode(g_bytes_get_data(data, NULL), len);
+		for (gsize i = 0; i < strlen(expected); i += 76) {
+			g_string_append_len(lines, expected + i, MIN(76, strlen(expected) - i));
+			g_string_append(lines, "\r\n");
+		}
+		ms_message_set_boundary_seed(message, "test");
+		ms_message_set_boundary_seed(streamed, "test");
+		ret = ms_message_add_attachment_bytes(message, "x.bin", NULL, data, &error);
+		g_assert_no_error(error);
+		g_assert_true(ret);
+		ret = ms_message_add_attachment(streamed, "x.bin", NULL, stream, &error);
+		g_assert_no_error(error);
+		g_assert_true(ret);
+
+		text = test_message_to_string(message);
+		part = test_message_part(text, "=_ms_test_1", 0);
+		g_assert_cmpstr(test_message_body(part), ==, lines->str);
+
+		ret = test_message_write(streamed, G_OUTPUT_STREAM(out), NULL, &size, &error);
+		g_assert_no_error(error);
+		g_assert_true(ret);
+		written = test_memory_output_to_string(G_MEMORY_OUTPUT_STREAM(out));
+		g_assert_cmpstr(written, ==, text);
+		g_assert_cmpuint(size, ==, strlen(text));
+	}
+}
+
+/* write_async gives exactly the bytes of to_bytes */
+static void
+test_message_write_same_bytes(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsMessage) message = test_message_new();
+	g_autoptr(GBytes) data = test_random_bytes(200 * 1024);
+	g_autoptr(GBytes) small = g_bytes_new_static("hello", 5);
+	g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable();
+	g_autoptr(GOutputStream) out2 = g_memory_output_stream_new_resizable();
+	g_autofree gchar *text = NULL;
+	g_autofree gchar *written = NULL;
+	g_autofree gchar *written2 = NULL;
+	guint64 size = 0;
+	gboolean ret;
+
+	ret = ms_message_set_body(message, "Grüße\n", &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	ret = ms_message_set_html(message, "<p>Grüße</p>", &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	ret = ms_message_add_attachment_bytes(message, "data.bin", NULL, data, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	ret = ms_message_add_attachment_bytes(message, "hello.txt", NULL, small, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	text = test_message_to_string(message);
+	test_assert_lines(text, 78);
+
+	ret = test_message_write(message, out, NULL, &size, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	written = test_memory_output_to_string(G_MEMORY_OUTPUT_STREAM(out));
+	g_assert_cmpstr(written, ==, text);
+	g_assert_cmpuint(size, ==, strlen(text));
+
+	/* attachments in memory can be written again */
+	ret = test_message_write(message, out2, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	written2 = test_memory_output_to_string(G_MEMORY_OUTPUT_STREAM(out2));
+	g_assert_cmpstr(written2, ==, text);
+}
+
+static void
+test_message_attachment_stream(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsMessage) message = test_message_new();
+	g_autoptr(GBytes) data = test_random_bytes(1024 * 1024);
+	g_autoptr(GInputStream) stream = test_input_stream_new(data, 0, 0);
+	g_autoptr(TestOutputStream) out = test_output_stream_new();
+	g_autoptr(GOutputStream) again = g_memory_output_stream_new_resizable();
+	g_autoptr(GBytes) bytes = NULL;
+	g_autoptr(GBytes) decoded = NULL;
+	g_autofree gchar *text = NULL;
+	g_autofree gchar *part = NULL;
+	g_autofree gchar *sha_in = NULL;
+	g_autofree gchar *sha_out = NULL;
+	guint64 size = 0;
+	gboolean ret;
+
+	ms_message_set_boundary_seed(message, "test");
+	ret = ms_message_set_body(message, "the file\n", &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	ret = ms_message_add_attachment(message, "big.bin", NULL, stream, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+
+	/* a stream cannot go into a GBytes */
+	bytes = ms_message_to_bytes(message, &error);
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+	g_assert_cmpstr(error->message,
+			==,
+			"attachment 'big.bin' is read from a stream: write the message with "
+			"ms_message_write_async()");
+	g_assert_null(bytes);
+	g_clear_error(&error);
+
+	ret = test_message_write(message, G_OUTPUT_STREAM(out), NULL, &size, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	text = test_memory_output_to_string(G_MEMORY_OUTPUT_STREAM(out));
+	g_assert_cmpuint(size, ==, strlen(text));
+	test_assert_lines(text, 78);
+	part = test_message_part(text, "=_ms_test_1", 1);
+	g_assert_true(g_str_has_prefix(part,
+				       "Content-Type: application/octet-stream;\r\n"
+				       " name=\"big.bin\"\r\n"
+				       "Content-Disposition: attachment;\r\n"
+				       " filename=\"big.bin\"\r\n"
+				       "Content-Transfer-Encoding: base64\r\n"
+				       "\r\n"));
+	decoded = test_message_decode_base64(part);
+	sha_in = test_sha256(data);
+	sha_out = test_sha256(decoded);
+	g_assert_cmpstr(sha_out, ==, sha_in);
+	g_assert_true(g_str_has_suffix(text, "\r\n--=_ms_test_1--\r\n"));
+
+	/* bounded: reads of 48 KiB, and no write bigger than their base64 */
+	g_assert_cmpuint(TEST_INPUT_STREAM(stream)->largest_request, ==, 48 * 1024);
+	g_assert_cmpuint(out->largest_write, <=, 65536 + 863 * 2);
+	g_assert_cmpuint(out->writes, >=, 1024 / 48);
+
+	/* the stream is used up: a second write is refused before anything is written */
+	ret = test_message_write(message, again, NULL, NULL, &error);
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+	g_assert_cmpstr(error->message,
+			==,
+			"attachment 'big.bin': its stream was read by an earlier write; a message "
+			"with stream attachments can be written once");
+	g_assert_false(ret);
+	g_assert_cmpuint(g_memory_output_stream_get_data_size(G_MEMORY_OUTPUT_STREAM(again)),
+			 ==,
+			 0);
+}
+
+static void
+test_message_attachment_read_error(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsMessage) message = test_message_new();
+	g_autoptr(GBytes) data = test_random_bytes(200 * 1024);
+	g_autoptr(GInputStream) stream = test_input_stream_new(data, 0, 100 * 1024);
+	g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable();
+	gboolean ret;
+
+	ret = ms_message_add_attachment(message, "Prüfbericht.pdf", NULL, stream, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	ret = test_message_write(message, out, NULL, NULL, &error);
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_FAILED);
+	g_assert_cmpstr(error->message, ==, "attachment 'Prüfbericht.pdf': disk on fire");
+	g_assert_false(ret);
+}
+
+static void
+test_message_write_invalid(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsMessage) message = ms_message_new();
+	g_autoptr(GBytes) data = g_bytes_new_static("abc", 3);
+	g_autoptr(GInputStream) stream = g_memory_input_stream_new_from_bytes(data);
+	g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable();
+	g_autoptr(GOutputStream) out2 = g_memory_output_stream_new_resizable();
+	gboolean ret;
+
+	/* no From: refused, nothing written, and the stream is not used up */
+	ret = ms_message_add_to(message, "bob@example.net", &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	ret = ms_message_add_attachment(message, "a.txt", NULL, stream, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	ret = test_message_write(message, out, NULL, NULL, &error);
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+	g_assert_cmpstr(error->message, ==, "a sender (from) is required");
+	g_assert_false(ret);
+	g_assert_cmpuint(g_memory_output_stream_get_data_size(G_MEMORY_OUTPUT_STREAM(out)), ==, 0);
+	g_clear_error(&error);
+
+	ret = ms_message_set_from(message, "alice@example.org", &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	ret = test_message_write(message, out2, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	g_assert_cmpuint(g_memory_output_stream_get_data_size(G_MEMORY_OUTPUT_STREAM(out2)), >, 0);
+}
+
+static void
+test_message_write_cancelled(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsMessage) message = test_message_new();
+	g_autoptr(GBytes) data = test_random_bytes(1024 * 1024);
+	g_autoptr(GInputStream) stream = test_input_stream_new(data, 0, 0);
+	g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable();
+	g_autoptr(GCancellable) cancellable = g_cancellable_new();
+	g_autoptr(GAsyncResult) res = NULL;
+	gboolean ret;
+
+	ret = ms_message_add_attachment(message, "big.bin", NULL, stream, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	ms_message_write_async(message, out, cancellable, test_async_result_cb, &res);
+	/* let some chunks through, then cancel in the middle */
+	while (res == NULL &&
+	       g_memory_output_stream_get_data_size(G_MEMORY_OUTPUT_STREAM(out)) < 200 * 1024)
+		g_main_context_iteration(NULL, TRUE);
+	g_assert_null(res);
+	g_cancellable_cancel(cancellable);
+	while (res == NULL)
+		g_main_context_iteration(NULL, TRUE);
+	ret = ms_message_write_finish(message, res, NULL, &error);
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+	g_assert_false(ret);
+	g_assert_cmpuint(g_memory_output_stream_get_data_size(G_MEMORY_OUTPUT_STREAM(out)),
+			 <,
+			 1024 * 1024);
+}
+
+/* filename through Content-Disposition (RFC 2231) and the name parameter (RFC 2047) and back;
+ * expected_disposition is the exact folded value when not NULL */
+static void
+test_message_filename_roundtrip(const gchar *filename, const gchar *expected_disposition)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsMessage) message = test_message_new();
+	g_autoptr(GBytes) data = g_bytes_new_static("x", 1);
+	g_autoptr(GHashTable) type_params = NULL;
+	g_autoptr(GHashTable) disposition_params = NULL;
+	g_autofree gchar *text = NULL;
+	g_autofree gchar *part = NULL;
+	g_autofree gchar *headers = NULL;
+	g_autofree gchar *content_type = NULL;
+	g_autofree gchar *disposition = NULL;
+	g_autofree gchar *name = NULL;
+	g_autofree gchar *decoded = NULL;
+	gboolean ret;
+
+	ms_message_set_boundary_seed(message, "test");
+	ret = ms_message_add_attachment_bytes(message, filename, "application/pdf", data, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	text = test_message_to_string(message);
+	test_assert_lines(text, 78);
+	part = test_message_part(text, "=_ms_test_1", 0);
+	headers = test_message_headers(part);
+	/* all ASCII */
+	for (const gchar *p = headers; *p != '\0'; p++)
+		g_assert_cmpint(*p, >, 0);
+	content_type = test_message_header_value(part, "Content-Type");
+	disposition = test_message_header_value(part, "Content-Disposition");
+	if (expected_disposition != NULL)
+		g_assert_cmpstr(disposition, ==, expected_disposition);
+	disposition_params = test_message_params(disposition);
+	g_assert_cmpstr(g_hash_table_lookup(disposition_params, ""), ==, "attachment");
+	decoded = test_message_filename(disposition_params);
+	g_assert_cmpstr(decoded, ==, filename);
+	type_params = test_message_params(content_type);
+	g_assert_cmpstr(g_hash_table_lookup(type_params, ""), ==, "application/pdf");
+	name = test_message_name(type_params);
+	g_assert_cmpstr(name, ==, filename);
+}
+
+static void
+test_message_filename_ascii(void)
+{
+	test_message_filename_roundtrip("report.pdf", "attachment;\r\n filename=\"report.pdf\"");
+	test_message_filename_roundtrip("my \"best\" report; v2=(final).pdf",
+					"attachment;\r\n"
+					" filename=\"my \\\"best\\\" report; v2=(final).pdf\"");
+	/* meant literally, so not left where a reader would decode it as an encoded-word */
+	test_message_filename_roundtrip(
+	    "=?utf-8?q?evil?=.pdf",
+	    "attachment;\r\n filename*=UTF-8''%3D%3Futf-8%3Fq%3Fevil%3F%3D.pdf");
+	/* too long for one line: RFC 2231 continuations, which need no quoting */
+	test_message_filename_roundtrip(
+	    "a rather long file name that will not fit on one header line at all.pdf",
+	    "attachment;\r\n"
+	    " filename*0*=UTF-8''a%20rather%20long%20file%20name%20that%20will%20not%20fit;\r\n"
+	    " filename*1*=%20on%20one%20header%20line%20at%20all.pdf");
+}
+
+static void
+test_message_filename_german(void)
+{
+	test_message_filename_roundtrip("Prüfbericht März.pdf",
+					"attachment;\r\n"
+					" filename*=UTF-8''Pr%C3%BCfbericht%20M%C3%A4rz.pdf");
+	test_message_filename_roundtrip(
+	    "Prüfbericht für Jürgen Müller – Übersicht 2026 (endgültige Fassung).pdf",
+	    "attachment;\r\n"
+	    " filename*0*=UTF-8''Pr%C3%BCfbericht%20f%C3%BCr%20J%C3%BCrgen%20M%C3%BCller;\r\n"
+	    " filename*1*=%20%E2%80%93%20%C3%9Cbersicht%202026%20%28endg%C3%BCltige%20Fass;\r\n"
+	    " filename*2*=ung%29.pdf");
+}
+
+static void
+test_message_filename_chinese(void)
+{
+	test_message_filename_roundtrip(
+	    "季度报告.pdf",
+	    "attachment;\r\n filename*=UTF-8''%E5%AD%A3%E5%BA%A6%E6%8A%A5%E5%91%8A.pdf");
+	/* continuations never split a character */
+	test_message_filename_roundtrip("二〇二六年第三季度财务报告与审计意见书最终版本附件一.pdf",
+					NULL);
+	test_message_filename_roundtrip("emoji 😀 and 中文 mixed.png", NULL);
+}
+
+static void
+test_message_filename_max(void)
+{
+	g_autoptr(GString) name = g_string_new(NULL);
+
+	/* 255 bytes of 3-byte characters: the longest name gives the most continuations */
+	while (name->len + 3 <= 255)
+		g_string_append(name, "文");
+	test_message_filename_roundtrip(name->str, NULL);
+	g_string_truncate(name, 0);
+	while (name->len < 255)
+		g_string_append_c(name, 'x');
+	test_message_filename_roundtrip(name->str, NULL);
+}
+
+static const gchar *
+test_message_guessed_type(const gchar *filename)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsMessage) message = test_message_new();
+	g_autoptr(GBytes) data = g_bytes_new_static("x", 1);
+	g_autoptr(GHashTable) params = NULL;
+	g_autofree gchar *text = NULL;
+	g_autofree gchar *part = NULL;
+	g_autofree gchar *content_type = NULL;
+	static gchar result[256];
+	gboolean ret;
+
+	ms_message_set_boundary_seed(message, "test");
+	ret = ms_message_add_attachment_bytes(message, filename, NULL, data, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	text = test_message_to_string(message);
+	part = test_message_part(text, "=_ms_test_1", 0);
+	content_type = test_message_header_value(part, "Content-Type");
+	params = test_message_params(content_type);
+	g_strlcpy(result, g_hash_table_lookup(params, ""), sizeof(result));
+	return result;
+}
+
+static void
+test_message_content_type_guess(void)
+{
+	g_assert_cmpstr(test_message_guessed_type("report.pdf"), ==, "application/pdf");
+	g_assert_cmpstr(test_message_guessed_type("REPORT.PDF"), ==, "application/pdf");
+	g_assert_cmpstr(test_message_guessed_type("photo.png"), ==, "image/png");
+	g_assert_cmpstr(test_message_guessed_type("notes.txt"), ==, "text/plain");
+	g_assert_cmpstr(test_message_guessed_type("data.zq7x"), ==, "application/octet-stream");
+	/* message/ and multipart/ cannot be base64 */
+	g_assert_cmpstr(test_message_guessed_type("forwarded.eml"), ==, "application/octet-stream");
+}
+
+static void
+test_message_attachment_refused(void)
+{
+	struct {
+		const gchar *filename;
+		const gchar *content_type;
+		const gchar *message;
+	} cases[] = {
+	    {"", NULL, "attachment filename is empty"},
+	    {"caf\xe9.pdf", NULL, "attachment filename is not valid UTF-8"},
+	    {"a\r\nContent-Type: text/html.pdf",
+	     NULL,
+	     "attachment filename 'a??Content-Type: text/html.pdf' contains a control character"},
+	    {"tab\there", NULL, "attachment filename 'tab?here' contains a control character"},
+	    {"nul\x7f", NULL, "attachment filename 'nul?' contains a control character"},
+	    {"c1\xc2\x85", NULL, "attachment filename 'c1?' contains a control character"},
+	    {"report\xe2\x80\xae"
+	     "fdp.exe",
+	     NULL,
+	     "attachment filename 'report\xe2\x80\xae"
+	     "fdp.exe' contains a bidirectional control character"},
+	    {"/etc/passwd",
+	     NULL,
+	     "attachment filename '/etc/passwd' contains '/': give the file's name without its "
+	     "directory"},
+	    {"docs/report.pdf",
+	     NULL,
+	     "attachment filename 'docs/report.pdf' contains '/': give the file's name without "
+	     "its directory"},
+	    {"..\\..\\boot.ini",
+	     NULL,
+	     "attachment filename '..\\..\\boot.ini' contains '\\': give the file's name without "
+	     "its directory"},
+	    {"..", NULL, "attachment filename '..' is not a file name"},
+	    {".", NULL, "attachment filename '.' is not a file name"},
+	    {"ok.pdf",
+	     "text/plain\r\nX-Injected: yes",
+	     "attachment content type 'text/plain??X-Injected: yes' contains a line break"},
+	    {"ok.pdf",
+	     "text/plain\n",
+	     "attachment content type 'text/plain?' contains a line break"},
+	    {"ok.pdf",
+	     "text/plain; charset=utf-8",
+	     "attachment content type 'text/plain; charset=utf-8' has parameters; give only "
+	     "'type/subtype'"},
+	    {"ok.pdf",
+	     "text/plain;name=\"x\"",
+	     "attachment content type 'text/plain;name=\"x\"' has parameters; give only "
+	     "'type/subtype'"},
+	    {"ok.pdf", "text", "attachment content type 'text' is not of the form 'type/subtype'"},
+	    {"ok.pdf", "", "attachment content type '' is not of the form 'type/subtype'"},
+	    {"ok.pdf",
+	     "/plain",
+	     "attachment content type '/plain' is not of the form 'type/subtype'"},
+	    {"ok.pdf",
+	     "text/",
+	     "attachment content type 'text/' is not of the form 'type/subtype'"},
+	    {"ok.pdf",
+	     "text/plain/x",
+	     "attachment content type 'text/plain/x' is not of the form 'type/subtype'"},
+	    {"ok.pdf",
+	     "text/pl ain",
+	     "attachment content type 'text/pl ain' is not of the form 'type/subtype'"},
+	    {"ok.pdf",
+	     "text/plä",
+	     "attachment content type 'text/plä' is not of the form 'type/subtype'"},
+	    {"ok.pdf",
+	     "multipart/mixed",
+	     "attachment content type 'multipart/mixed' cannot be base64-encoded; use "
+	     "application/octet-stream"},
+	    {"ok.eml",
+	     "Message/RFC822",
+	     "attachment content type 'Message/RFC822' cannot be base64-encoded; use "
+	     "application/octet-stream"},
+	};
+	g_autoptr(MsMessage) message = test_message_new();
+	g_autoptr(GBytes) data = g_bytes_new_static("x", 1);
+	g_autoptr(GString) long_name = g_string_new(NULL);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *before = test_message_to_string(message);
+	g_autofree gchar *after = NULL;
+	gboolean ret;
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GInputStream) stream = g_memory_input_stream_new_from_bytes(data);
+
+		ret = ms_message_add_attachment_bytes(message,
+						      cases[i].filename,
+						      cases[i].content_type,
+						      data,
+						      &error);
+		g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+		g_assert_cmpstr(error->message, ==, cases[i].message);
+		g_assert_false(ret);
+		g_clear_error(&error);
+		ret = ms_message_add_attachment(message,
+						cases[i].filename,
+						cases[i].content_type,
+						stream,
+						&error);
+		g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+		g_assert_cmpstr(error->message, ==, cases[i].message);
+		g_assert_false(ret);
+		g_clear_error(&error);
+	}
+	while (long_name->len < 256)
+		g_string_append_c(long_name, 'a');
+	ret = ms_message_add_attachment_bytes(message, long_name->str, NULL, data, &error);
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+	g_assert_true(g_str_has_suffix(error->message, "…' is longer than 255 bytes"));
+	g_assert_false(ret);
+	g_clear_error(&error);
+
+	/* nothing was added */
+	after = test_message_to_string(message);
+	g_assert_cmpstr(after, ==, before);
+}
+
+static void
+test_message_boundary(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsMessage) message = test_message_new();
+	g_autoptr(MsMessage) random = test_message_new();
+	g_autoptr(GBytes) data = g_bytes_new_static("x", 1);
+	g_autoptr(GHashTable) params = NULL;
+	g_autofree gchar *text = NULL;
+	g_autofree gchar *again = NULL;
+	g_autofree gchar *changed = NULL;
+	g_autofree gchar *content_type = NULL;
+	const gchar *boundary;
+	gboolean ret;
+
+	/* a 7bit body that holds the first two candidates, the second on a line of its own */
+	ms_message_set_boundary_seed(message, "test");
+	ret = ms_message_set_body(message, "quoting =_ms_test_1 here\n--=_ms_test_2\n", &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	ret = ms_message_set_html(message, "<p>hi</p>", &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	ret = ms_message_add_attachment_bytes(message, "x.bin", NULL, data, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	text = test_message_to_string(message);
+	content_type = test_message_header_value(text, "Content-Type");
+	g_assert_cmpstr(content_type, ==, "multipart/mixed;\r\n boundary=\"=_ms_test_3\"");
+	g_assert_nonnull(strstr(text,
+				"--=_ms_test_3\r\n"
+				"Content-Type: multipart/alternative;\r\n"
+				" boundary=\"=_ms_test_4\"\r\n"));
+	/* the body is in the message untouched, and no candidate it holds is a delimiter */
+	g_assert_nonnull(strstr(text, "\r\nquoting =_ms_test_1 here\r\n--=_ms_test_2\r\n\r\n"));
+	g_assert_null(strstr(text, "boundary=\"=_ms_test_1\""));
+	g_assert_null(strstr(text, "boundary=\"=_ms_test_2\""));
+
+	/* rendering again keeps the boundaries */
+	again = test_message_to_string(message);
+	g_assert_cmpstr(again, ==, text);
+
+	/* ... until the content holds one */
+	ret = ms_message_set_body(message, "now --=_ms_test_3 is taken\n", &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	changed = test_message_to_string(message);
+	g_free(content_type);
+	content_type = test_message_header_value(changed, "Content-Type");
+	g_assert_cmpstr(content_type, ==, "multipart/mixed;\r\n boundary=\"=_ms_test_5\"");
+
+	/* random ones: "=_ms_" and 32 hex digits, the same on every rendering */
+	ret = ms_message_add_attachment_bytes(random, "x.bin", NULL, data, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	g_free(text);
+	text = test_message_to_string(random);
+	g_free(content_type);
+	content_type = test_message_header_value(text, "Content-Type");
+	params = test_message_params(content_type);
+	boundary = g_hash_table_lookup(params, "boundary");
+	g_assert_nonnull(boundary);
+	g_assert_cmpuint(strlen(boundary), ==, 5 + 32);
+	g_assert_true(g_str_has_prefix(boundary, "=_ms_"));
+	for (const gchar *p = boundary + 5; *p != '\0'; p++)
+		g_assert_true(g_ascii_isxdigit(*p) && !g_ascii_isupper(*p));
+	g_free(again);
+	again = test_message_to_string(random);
+	g_assert_cmpstr(again, ==, text);
+}
+
+/* Python's email package as an independent reader of a composed message */
+static void
+test_message_python(void)
+{
+	const gchar *script =
+	    "import sys, email, hashlib\n"
+	    "from email import policy\n"
+	    "msg = email.message_from_binary_file(sys.stdin.buffer, policy=policy.default)\n"
+	    "out = []\n"
+	    "for part in msg.walk():\n"
+	    "    line = [part.get_content_type(), 'defects=%d' % len(part.defects)]\n"
+	    "    if part.is_multipart():\n"
+	    "        line.append('parts=%d' % len(part.get_payload()))\n"
+	    "    elif part.get_content_maintype() == 'text' and not part.get_filename():\n"
+	    "        line += [part.get_content_charset(), ascii(part.get_content())]\n"
+	    "    else:\n"
+	    "        payload = part.get_payload(decode=True)\n"
+	    "        line += [part.get_content_disposition(), part.get_filename(),\n"
+	    "                 part.get_param('name'), hashlib.sha256(payload).hexdigest()]\n"
+	    "    out.append(' '.join(line))\n"
+	    "sys.stdout.buffer.write(('\\n'.join(out) + '\\n').encode('utf-8'))\n";
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsMessage) message = test_message_new();
+	g_autoptr(GBytes) pdf = test_random_bytes(100 * 1024 + 1);
+	g_autoptr(GBytes) png = test_random_bytes(57);
+	g_autoptr(GBytes) bytes = NULL;
+	g_autoptr(GBytes) stdout_buf = NULL;
+	g_autoptr(GSubprocess) subprocess = NULL;
+	g_autofree gchar *python = NULL;
+	g_autofree gchar *sha_pdf = test_sha256(pdf);
+	g_autofree gchar *sha_png = test_sha256(png);
+	g_autofree gchar *expected = NULL;
+	g_autofree gchar *output = NULL;
+	gboolean ret;
+
+	python = g_find_program_in_path("python3");
+	if (g_file_test("/usr/bin/python3", G_FILE_TEST_IS_EXECUTABLE)) {
+		g_free(python);
+		python = g_strdup("/usr/bin/python3");
+	}
+	if (python == NULL) {
+		g_test_skip("python3 not found");
+		return;
+	}
+
+	ret = ms_message_set_subject(message, "Bericht für Zoë", &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	ret = ms_message_set_body(message, "Grüße aus Köln\n.\nZeile 3", &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	ret = ms_message_set_html(message, "<p>Grüße aus <b>Köln</b></p>", &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	ret = ms_message_add_attachment_bytes(
+	    message,
+	    "Prüfbericht für Jürgen Müller – Übersicht 2026 (endgültige Fassung).pdf",
+	    NULL,
+	    pdf,
+	    &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	ret = ms_message_add_attachment_bytes(message, "季度报告.png", NULL, png, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	bytes = ms_message_to_bytes(message, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(bytes);
+
+	subprocess =
+	    g_subprocess_new(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE,
+			     &error,
+			     python,
+			     "-c",
+			     script,
+			     NULL);
+	g_assert_no_error(error);
+	g_assert_nonnull(subprocess);
+	ret = g_subprocess_communicate(subprocess, bytes, NULL, &stdout_buf, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	g_assert_true(g_subprocess_get_if_exited(subprocess));
+	g_assert_cmpint(g_subprocess_get_exit_status(subprocess), ==, 0);
+	output = g_strndup(g_bytes_get_data(stdout_buf, NULL), g_bytes_get_size(stdout_buf));
+	expected = g_strdup_printf(
+	    "multipart/mixed defects=0 parts=3\n"
+	    "multipart/alternative defects=0 parts=2\n"
+	    "text/plain defects=0 utf-8 'Gr\\xfc\\xdfe aus K\\xf6ln\\n.\\nZeile 3\\n'\n"
+	    "text/html defects=0 utf-8 '<p>Gr\\xfc\\xdfe aus <b>K\\xf6ln</b></p>\\n'\n"
+	    "application/pdf defects=0 attachment "
+	    "Prüfbericht für Jürgen Müller – Übersicht 2026 (endgültige Fassung).pdf "
+	    "Prüfbericht für Jürgen Müller – Übersicht 2026 (endgültige Fassung).pdf %s\n"
+	    "image/png defects=0 attachment 季度报告.png 季度报告.png %s\n",
+	    sha_pdf,
+	    sha_png);
+	g_assert_cmpstr(output, ==, expected);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1096,5 +2344,26 @@ main(int argc, char **argv)
 	g_test_add_func("/mail-sender/message/date", test_message_date);
 	g_test_add_func("/mail-sender/message/generated", test_message_generated);
 	g_test_add_func("/mail-sender/message/address-folding", test_message_address_folding);
+	g_test_add_func("/mail-sender/message/html-alternative", test_message_html_alternative);
+	g_test_add_func("/mail-sender/message/html-only", test_message_html_only);
+	g_test_add_func("/mail-sender/message/html-invalid", test_message_html_invalid);
+	g_test_add_func("/mail-sender/message/html-long-lines", test_message_html_long_lines);
+	g_test_add_func("/mail-sender/message/attachment-bytes", test_message_attachment_bytes);
+	g_test_add_func("/mail-sender/message/attachment-only", test_message_attachment_only);
+	g_test_add_func("/mail-sender/message/base64-lines", test_message_base64_lines);
+	g_test_add_func("/mail-sender/message/write-same-bytes", test_message_write_same_bytes);
+	g_test_add_func("/mail-sender/message/attachment-stream", test_message_attachment_stream);
+	g_test_add_func("/mail-sender/message/attachment-read-error",
+			test_message_attachment_read_error);
+	g_test_add_func("/mail-sender/message/write-invalid", test_message_write_invalid);
+	g_test_add_func("/mail-sender/message/write-cancelled", test_message_write_cancelled);
+	g_test_add_func("/mail-sender/message/filename-ascii", test_message_filename_ascii);
+	g_test_add_func("/mail-sender/message/filename-german", test_message_filename_german);
+	g_test_add_func("/mail-sender/message/filename-chinese", test_message_filename_chinese);
+	g_test_add_func("/mail-sender/message/filename-max", test_message_filename_max);
+	g_test_add_func("/mail-sender/message/content-type-guess", test_message_content_type_guess);
+	g_test_add_func("/mail-sender/message/attachment-refused", test_message_attachment_refused);
+	g_test_add_func("/mail-sender/message/boundary", test_message_boundary);
+	g_test_add_func("/mail-sender/message/python", test_message_python);
 	return g_test_run();
 }
