@@ -217,6 +217,138 @@ ms_daemon_add_addresses(MsMessage *message,
 	return TRUE;
 }
 
+static const MsDaemonKey ms_daemon_attachment_keys[] = {
+    {"filename", "s"},
+    {"content-type", "s"},
+    {"data", "ay"},
+    {"fd", "h"},
+    {"path", "s"},
+};
+
+/* the content of one attachment: bytes in the call, a file descriptor passed with it, or (on
+ * the session bus, where the daemon runs as the caller) a file name */
+static GInputStream *
+ms_daemon_attachment_stream(MsDaemon *self,
+			    GVariant *attachment,
+			    MsDaemonCall *call,
+			    const gchar *filename,
+			    GError **error)
+{
+	g_autoptr(GVariant) data = g_variant_lookup_value(attachment, "data", G_VARIANT_TYPE("ay"));
+	const gchar *path = NULL;
+	gint32 handle = -1;
+	guint sources = 0;
+
+	sources += data != NULL ? 1 : 0;
+	sources += g_variant_lookup(attachment, "fd", "h", &handle) ? 1 : 0;
+	sources += g_variant_lookup(attachment, "path", "&s", &path) ? 1 : 0;
+	if (sources != 1) {
+		g_set_error(error,
+			    MS_ERROR,
+			    MS_ERROR_INVALID_ARGS,
+			    _("Attachment '%s' needs exactly one of 'data', 'fd' or 'path'"),
+			    filename);
+		return NULL;
+	}
+	if (data != NULL) {
+		g_autoptr(GBytes) bytes = g_variant_get_data_as_bytes(data);
+		return g_memory_input_stream_new_from_bytes(bytes);
+	}
+	if (handle >= 0) {
+		GUnixFDList *fds = g_dbus_message_get_unix_fd_list(
+		    g_dbus_method_invocation_get_message(call->invocation));
+		gint fd;
+
+		if (fds == NULL || handle >= g_unix_fd_list_get_length(fds)) {
+			g_set_error(
+			    error,
+			    MS_ERROR,
+			    MS_ERROR_INVALID_ARGS,
+			    _("Attachment '%s': no file descriptor %d was passed with the call"),
+			    filename,
+			    handle);
+			return NULL;
+		}
+		fd = g_unix_fd_list_get(fds, handle, error);
+		if (fd < 0)
+			return NULL;
+		return g_unix_input_stream_new(fd, TRUE);
+	}
+	if (self->system_bus) {
+		g_set_error(error,
+			    MS_ERROR,
+			    MS_ERROR_NOT_AUTHORIZED,
+			    _("Attachment '%s': 'path' is refused on the system bus, where the "
+			      "service could read files the caller cannot: pass the file as 'fd'"),
+			    filename);
+		return NULL;
+	}
+	{
+		g_autoptr(GFile) file = g_file_new_for_path(path);
+		g_autoptr(GError) error_local = NULL;
+		/* opening is quick; the content is read asynchronously when the message is
+		 * written to the spool, before Send returns */
+		GFileInputStream *in = g_file_read(file, NULL, &error_local);
+
+		if (in == NULL) {
+			g_set_error(error,
+				    MS_ERROR,
+				    MS_ERROR_INVALID_ARGS,
+				    _("Attachment '%s': %s"),
+				    filename,
+				    error_local->message);
+			return NULL;
+		}
+		return G_INPUT_STREAM(in);
+	}
+}
+
+static gboolean
+ms_daemon_add_attachments(MsDaemon *self,
+			  MsMessage *message,
+			  GVariant *dict,
+			  MsDaemonCall *call,
+			  GError **error)
+{
+	g_autoptr(GVariant) attachments =
+	    g_variant_lookup_value(dict, "attachments", G_VARIANT_TYPE("aa{sv}"));
+	GVariantIter iter;
+	GVariant *attachment_raw;
+
+	if (attachments == NULL)
+		return TRUE;
+	g_variant_iter_init(&iter, attachments);
+	while ((attachment_raw = g_variant_iter_next_value(&iter)) != NULL) {
+		g_autoptr(GVariant) attachment = attachment_raw;
+		g_autoptr(GInputStream) stream = NULL;
+		const gchar *filename = NULL;
+		const gchar *content_type = NULL;
+
+		if (!ms_daemon_check_dict(attachment,
+					  "an attachment",
+					  ms_daemon_attachment_keys,
+					  G_N_ELEMENTS(ms_daemon_attachment_keys),
+					  error))
+			return FALSE;
+		if (!g_variant_lookup(attachment, "filename", "&s", &filename)) {
+			g_set_error(error,
+				    MS_ERROR,
+				    MS_ERROR_INVALID_ARGS,
+				    _("Every attachment needs a 'filename'"));
+			return FALSE;
+		}
+		g_variant_lookup(attachment, "content-type", "&s", &content_type);
+		stream = ms_daemon_attachment_stream(self, attachment, call, filename, error);
+		if (stream == NULL)
+			return FALSE;
+		if (!ms_daemon_message_error(
+			ms_message_add_attachment(message, filename, content_type, stream, error),
+			error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
 static MsMessage *
 ms_daemon_compose(MsDaemon *self, GVariant *dict, MsDaemonCall *call, GError **error)
 {
@@ -224,19 +356,6 @@ ms_daemon_compose(MsDaemon *self, GVariant *dict, MsDaemonCall *call, GError **e
 	const gchar *value = NULL;
 	g_autoptr(GVariant) headers = NULL;
 	/* refused rather than ignored: a caller must not believe its HTML or files went out */
-	for (guint i = 0; i < 2; i++) {
-		const gchar *key = i == 0 ? "html" : "attachments";
-		g_autoptr(GVariant) unsupported = g_variant_lookup_value(dict, key, NULL);
-		if (unsupported != NULL) {
-			g_set_error(error,
-				    MS_ERROR,
-				    MS_ERROR_INVALID_ARGS,
-				    _("'%s' is not supported yet: send a text body only"),
-				    key);
-			return NULL;
-		}
-	}
-
 	if (g_variant_lookup(dict, "from", "&s", &value)) {
 		/* on the system bus the account's From is the admin's, not the caller's to choose
 		 */
@@ -280,6 +399,11 @@ ms_daemon_compose(MsDaemon *self, GVariant *dict, MsDaemonCall *call, GError **e
 				return NULL;
 		}
 	}
+	if (g_variant_lookup(dict, "html", "&s", &value) &&
+	    !ms_daemon_message_error(ms_message_set_html(message, value, error), error))
+		return NULL;
+	if (!ms_daemon_add_attachments(self, message, dict, call, error))
+		return NULL;
 	return g_steal_pointer(&message);
 }
 
@@ -333,6 +457,98 @@ ms_daemon_authorize(MsDaemonCall *call, MsDaemonContinueFunc func)
 				 call);
 }
 
+/* a composed message on its way into the spool */
+typedef struct {
+	MsDaemonCall *call;
+	MsMessage *message;
+	GOutputStream *out;
+	gchar *id;
+	guint64 size;
+} MsDaemonSpooling;
+
+static void
+ms_daemon_spooling_free(MsDaemonSpooling *spooling)
+{
+	if (spooling->call != NULL)
+		ms_daemon_call_free(spooling->call);
+	g_clear_object(&spooling->message);
+	g_clear_object(&spooling->out);
+	g_free(spooling->id);
+	g_free(spooling);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsDaemonSpooling, ms_daemon_spooling_free)
+
+static void
+ms_daemon_spooling_fail(MsDaemonSpooling *spooling, GError *error)
+{
+	ms_queue_discard_prepared(spooling->call->self->queue, spooling->id);
+	ms_daemon_return_error(spooling->call, error);
+}
+
+static void
+ms_daemon_spool_closed_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(MsDaemonSpooling) spooling = user_data;
+	MsDaemon *self = spooling->call->self;
+	MsAccount *account = spooling->call->account;
+	g_autoptr(GPtrArray) recipients = NULL;
+	g_autoptr(GError) error = NULL;
+
+	if (!g_output_stream_close_finish(G_OUTPUT_STREAM(source), res, &error)) {
+		ms_daemon_spooling_fail(spooling,
+					g_error_new(MS_ERROR,
+						    MS_ERROR_STORAGE,
+						    _("Cannot write the message to the spool: %s"),
+						    error->message));
+		return;
+	}
+	recipients = ms_message_get_recipients(spooling->message);
+	g_ptr_array_add(recipients, NULL);
+	ms_queue_submit_prepared_async(
+	    self->queue,
+	    spooling->id,
+	    account,
+	    ms_address_get_addr_spec(ms_message_get_from(spooling->message)),
+	    (const gchar *const *)recipients->pdata,
+	    spooling->size,
+	    NULL,
+	    ms_daemon_submit_cb,
+	    g_steal_pointer(&spooling->call));
+}
+
+static void
+ms_daemon_spool_written_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(MsDaemonSpooling) spooling = user_data;
+	g_autoptr(GError) error = NULL;
+	GOutputStream *out = spooling->out;
+
+	if (!ms_message_write_finish(MS_MESSAGE(source), res, &spooling->size, &error)) {
+		/* the caller's attachment could not be read, or the spool could not be written */
+		GError *error_dbus;
+
+		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT))
+			error_dbus =
+			    g_error_new(MS_ERROR, MS_ERROR_INVALID_MESSAGE, "%s", error->message);
+		else if (g_str_has_prefix(error->message, "attachment"))
+			error_dbus =
+			    g_error_new(MS_ERROR, MS_ERROR_INVALID_ARGS, "%s", error->message);
+		else
+			error_dbus = g_error_new(MS_ERROR,
+						 MS_ERROR_STORAGE,
+						 _("Cannot write the message to the spool: %s"),
+						 error->message);
+		g_output_stream_close(out, NULL, NULL);
+		ms_daemon_spooling_fail(spooling, error_dbus);
+		return;
+	}
+	g_output_stream_close_async(out,
+				    G_PRIORITY_DEFAULT,
+				    NULL,
+				    ms_daemon_spool_closed_cb,
+				    g_steal_pointer(&spooling));
+}
+
 static void
 ms_daemon_send_authorized(MsDaemonCall *call_owned)
 {
@@ -340,9 +556,7 @@ ms_daemon_send_authorized(MsDaemonCall *call_owned)
 	MsDaemon *self = call->self;
 	g_autoptr(GVariant) dict = NULL;
 	g_autoptr(MsMessage) message = NULL;
-	g_autoptr(GBytes) bytes = NULL;
-	g_autoptr(GPtrArray) recipients = NULL;
-	MsAccount *account;
+	g_autoptr(MsDaemonSpooling) spooling = NULL;
 	GError *error = NULL;
 
 	g_variant_get(call->parameters, "(@a{sv}@a{sv})", &dict, NULL);
@@ -351,29 +565,28 @@ ms_daemon_send_authorized(MsDaemonCall *call_owned)
 		ms_daemon_return_error(call, error);
 		return;
 	}
-	bytes = ms_message_to_bytes(message, &error);
-	if (bytes == NULL) {
-		ms_daemon_message_error(FALSE, &error);
-		ms_daemon_return_error(call, error);
-		return;
-	}
 	/* counted last, so that refused input does not use up the caller's allowance */
 	if (!ms_authority_take_rate_token(self->authority, call->caller, call->account, &error)) {
 		ms_daemon_return_error(call, error);
 		return;
 	}
-	recipients = ms_message_get_recipients(message);
-	g_ptr_array_add(recipients, NULL);
-	/* not call->account in the argument list: g_steal_pointer(&call) may run first */
-	account = call->account;
-	ms_queue_submit_async(self->queue,
-			      account,
-			      ms_address_get_addr_spec(ms_message_get_from(message)),
-			      (const gchar *const *)recipients->pdata,
-			      bytes,
-			      NULL,
-			      ms_daemon_submit_cb,
-			      g_steal_pointer(&call));
+	/* written straight into the spool: attachments stream from the caller's files, so the
+	 * daemon never holds a whole message, and the caller may change its files once Send
+	 * has returned */
+	spooling = g_new0(MsDaemonSpooling, 1);
+	spooling->out = ms_queue_prepare(self->queue, &spooling->id, &error);
+	if (spooling->out == NULL) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	spooling->message = g_steal_pointer(&message);
+	spooling->call = g_steal_pointer(&call);
+	ms_message_write_async(spooling->message,
+			       spooling->out,
+			       NULL,
+			       ms_daemon_spool_written_cb,
+			       spooling);
+	spooling = NULL;
 }
 
 static void

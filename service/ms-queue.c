@@ -163,30 +163,29 @@ ms_queue_commit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	g_task_return_pointer(task, g_object_ref(job), g_object_unref);
 }
 
-void
-ms_queue_submit_async(MsQueue *self,
-		      MsAccount *account,
-		      const gchar *sender,
-		      const gchar *const *recipients,
-		      GBytes *message,
-		      GCancellable *cancellable,
-		      GAsyncReadyCallback callback,
-		      gpointer user_data)
+/* message NULL: it was written with ms_queue_prepare() already */
+static void
+ms_queue_submit_common(MsQueue *self,
+		       const gchar *id_prepared,
+		       MsAccount *account,
+		       const gchar *sender,
+		       const gchar *const *recipients,
+		       GBytes *message,
+		       guint64 size,
+		       GCancellable *cancellable,
+		       GAsyncReadyCallback callback,
+		       gpointer user_data)
 {
 	g_autoptr(GTask) task = NULL;
 	g_autofree gchar *id = NULL;
 	g_autofree gchar *envelope = NULL;
 	MsJob *job;
 
-	g_return_if_fail(MS_IS_QUEUE(self));
-	g_return_if_fail(MS_IS_ACCOUNT(account));
-	g_return_if_fail(sender != NULL);
-	g_return_if_fail(recipients != NULL && recipients[0] != NULL);
-	g_return_if_fail(message != NULL);
-
 	task = g_task_new(self, cancellable, callback, user_data);
-	g_task_set_source_tag(task, ms_queue_submit_async);
+	g_task_set_source_tag(task, ms_queue_submit_common);
 	if (self->stopping) {
+		if (id_prepared != NULL)
+			ms_spool_discard(self->spool, id_prepared);
 		g_task_return_new_error(
 		    task,
 		    MS_ERROR,
@@ -194,12 +193,12 @@ ms_queue_submit_async(MsQueue *self,
 		    _("The service is shutting down and takes no new messages"));
 		return;
 	}
-	id = ms_queue_new_id(self);
+	id = id_prepared != NULL ? g_strdup(id_prepared) : ms_queue_new_id(self);
 	job = ms_job_new(id,
 			 ms_account_get_name(account),
 			 sender,
 			 recipients,
-			 g_bytes_get_size(message),
+			 size,
 			 g_get_real_time() / G_USEC_PER_SEC);
 	g_task_set_task_data(task, job, g_object_unref);
 	envelope = ms_queue_envelope_to_data(job, NULL, NULL);
@@ -211,6 +210,94 @@ ms_queue_submit_async(MsQueue *self,
 			      envelope,
 			      ms_queue_commit_cb,
 			      g_steal_pointer(&task));
+}
+
+void
+ms_queue_submit_async(MsQueue *self,
+		      MsAccount *account,
+		      const gchar *sender,
+		      const gchar *const *recipients,
+		      GBytes *message,
+		      GCancellable *cancellable,
+		      GAsyncReadyCallback callback,
+		      gpointer user_data)
+{
+	g_return_if_fail(MS_IS_QUEUE(self));
+	g_return_if_fail(MS_IS_ACCOUNT(account));
+	g_return_if_fail(sender != NULL);
+	g_return_if_fail(recipients != NULL && recipients[0] != NULL);
+	g_return_if_fail(message != NULL);
+
+	ms_queue_submit_common(self,
+			       NULL,
+			       account,
+			       sender,
+			       recipients,
+			       message,
+			       g_bytes_get_size(message),
+			       cancellable,
+			       callback,
+			       user_data);
+}
+
+GOutputStream *
+ms_queue_prepare(MsQueue *self, gchar **id, GError **error)
+{
+	g_autofree gchar *id_new = NULL;
+	GOutputStream *out;
+
+	g_return_val_if_fail(MS_IS_QUEUE(self), NULL);
+	g_return_val_if_fail(id != NULL, NULL);
+
+	if (self->stopping) {
+		g_set_error(error,
+			    MS_ERROR,
+			    MS_ERROR_STORAGE,
+			    _("The service is shutting down and takes no new messages"));
+		return NULL;
+	}
+	id_new = ms_queue_new_id(self);
+	out = ms_spool_create_message(self->spool, id_new, error);
+	if (out == NULL)
+		return NULL;
+	*id = g_steal_pointer(&id_new);
+	return out;
+}
+
+void
+ms_queue_discard_prepared(MsQueue *self, const gchar *id)
+{
+	g_return_if_fail(MS_IS_QUEUE(self));
+	ms_spool_discard(self->spool, id);
+}
+
+void
+ms_queue_submit_prepared_async(MsQueue *self,
+			       const gchar *id,
+			       MsAccount *account,
+			       const gchar *sender,
+			       const gchar *const *recipients,
+			       guint64 size,
+			       GCancellable *cancellable,
+			       GAsyncReadyCallback callback,
+			       gpointer user_data)
+{
+	g_return_if_fail(MS_IS_QUEUE(self));
+	g_return_if_fail(id != NULL);
+	g_return_if_fail(MS_IS_ACCOUNT(account));
+	g_return_if_fail(sender != NULL);
+	g_return_if_fail(recipients != NULL && recipients[0] != NULL);
+
+	ms_queue_submit_common(self,
+			       id,
+			       account,
+			       sender,
+			       recipients,
+			       NULL,
+			       size,
+			       cancellable,
+			       callback,
+			       user_data);
 }
 
 MsJob *

@@ -47,7 +47,25 @@ ms_queue_submit_async(MsQueue *self,
 		      GCancellable *cancellable,
 		      GAsyncReadyCallback callback,
 		      gpointer user_data);
-/* MS_ERROR_STORAGE when the message could not be made durable; nothing is left behind then */
+/* a message written piece by piece (attachments streamed from the caller's files): write it
+ * to the returned stream, close it, then ms_queue_submit_prepared_async() with the id, or
+ * ms_queue_discard_prepared() */
+GOutputStream *
+ms_queue_prepare(MsQueue *self, gchar **id, GError **error);
+void
+ms_queue_discard_prepared(MsQueue *self, const gchar *id);
+void
+ms_queue_submit_prepared_async(MsQueue *self,
+			       const gchar *id,
+			       MsAccount *account,
+			       const gchar *sender,
+			       const gchar *const *recipients,
+			       guint64 size,
+			       GCancellable *cancellable,
+			       GAsyncReadyCallback callback,
+			       gpointer user_data);
+/* either submit; MS_ERROR_STORAGE when the message could not be made durable; nothing is
+ * left behind then */
 MsJob *
 ms_queue_submit_finish(MsQueue *self, GAsyncResult *res, GError **error);
 

@@ -38,7 +38,7 @@ ms_spool_commit_free(MsSpoolCommit *commit)
 {
 	g_clear_object(&commit->task);
 	g_free(commit->id);
-	g_bytes_unref(commit->message);
+	g_clear_pointer(&commit->message, g_bytes_unref);
 	g_free(commit->envelope);
 	g_clear_error(&commit->error);
 	g_free(commit);
@@ -141,9 +141,12 @@ ms_spool_group_commit_thread(GTask *task, gpointer source, gpointer task_data, G
 		g_autofree gchar *msg = ms_spool_path(self->tmp_dir, commit->id, ".msg");
 		g_autofree gchar *job = ms_spool_path(self->tmp_dir, commit->id, ".job");
 		gsize size = 0;
-		const guint8 *data = g_bytes_get_data(commit->message, &size);
+		const guint8 *data =
+		    commit->message != NULL ? g_bytes_get_data(commit->message, &size) : NULL;
 
-		if (!ms_spool_write_new_file(msg, data, size, &commit->error) ||
+		/* no message: it was streamed into tmp/ already (ms_spool_create_message) */
+		if ((commit->message != NULL &&
+		     !ms_spool_write_new_file(msg, data, size, &commit->error)) ||
 		    !ms_spool_write_new_file(job,
 					     (const guint8 *)commit->envelope,
 					     strlen(commit->envelope),
@@ -236,14 +239,13 @@ ms_spool_commit_async(MsSpool *self,
 
 	g_return_if_fail(MS_IS_SPOOL(self));
 	g_return_if_fail(ms_job_id_is_valid(id));
-	g_return_if_fail(message != NULL);
 	g_return_if_fail(envelope != NULL);
 
 	commit = g_new0(MsSpoolCommit, 1);
 	commit->task = g_task_new(self, NULL, callback, user_data);
 	g_task_set_source_tag(commit->task, ms_spool_commit_async);
 	commit->id = g_strdup(id);
-	commit->message = g_bytes_ref(message);
+	commit->message = message != NULL ? g_bytes_ref(message) : NULL;
 	commit->envelope = g_strdup(envelope);
 	g_ptr_array_add(self->pending, commit);
 	/* while a batch is being written the next one gathers; it starts when that one ends */
@@ -256,6 +258,42 @@ ms_spool_commit_finish(MsSpool *self, GAsyncResult *res, GError **error)
 {
 	g_return_val_if_fail(g_task_is_valid(res, self), FALSE);
 	return g_task_propagate_boolean(G_TASK(res), error);
+}
+
+GOutputStream *
+ms_spool_create_message(MsSpool *self, const gchar *id, GError **error)
+{
+	g_autofree gchar *path = NULL;
+	g_autoptr(GFile) file = NULL;
+	g_autoptr(GError) error_local = NULL;
+	GFileOutputStream *out;
+
+	g_return_val_if_fail(MS_IS_SPOOL(self), NULL);
+	g_return_val_if_fail(ms_job_id_is_valid(id), NULL);
+
+	path = ms_spool_path(self->tmp_dir, id, ".msg");
+	file = g_file_new_for_path(path);
+	/* opening a new file is quick; the writing that follows is asynchronous */
+	out = g_file_create(file, G_FILE_CREATE_PRIVATE, NULL, &error_local);
+	if (out == NULL) {
+		g_set_error(error,
+			    MS_ERROR,
+			    MS_ERROR_STORAGE,
+			    _("Cannot write the message to the spool: %s"),
+			    error_local->message);
+		return NULL;
+	}
+	return G_OUTPUT_STREAM(out);
+}
+
+void
+ms_spool_discard(MsSpool *self, const gchar *id)
+{
+	g_autofree gchar *path = NULL;
+
+	g_return_if_fail(MS_IS_SPOOL(self));
+	path = ms_spool_path(self->tmp_dir, id, ".msg");
+	g_unlink(path);
 }
 
 static gboolean

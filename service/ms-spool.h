@@ -29,7 +29,16 @@ ms_spool_load_envelope(MsSpool *self, const gchar *id, GError **error);
 gchar *
 ms_spool_get_message_path(MsSpool *self, const gchar *id);
 
-/* MS_ERROR_STORAGE when it cannot be made durable; nothing is left behind then */
+/* a stream into tmp/ID.msg, for a message that is written piece by piece (attachments read
+ * from the caller's files); commit it with ms_spool_commit_async(message = NULL), or drop it
+ * with ms_spool_discard() */
+GOutputStream *
+ms_spool_create_message(MsSpool *self, const gchar *id, GError **error);
+void
+ms_spool_discard(MsSpool *self, const gchar *id);
+
+/* MS_ERROR_STORAGE when it cannot be made durable; nothing is left behind then. message NULL:
+ * the message is in tmp/ID.msg already (ms_spool_create_message) */
 void
 ms_spool_commit_async(MsSpool *self,
 		      const gchar *id,

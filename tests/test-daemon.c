@@ -834,9 +834,28 @@ test_bad_input(void)
 	    {"{'to': <['a@example.test']>, 'colour': <'red'>}",
 	     NULL,
 	     "org.mail.Sender.Error.InvalidArgs"},
-	    {"{'to': <['a@example.test']>, 'html': <'<p>x</p>'>}",
+	    {"{'to': <['a@example.test']>, 'attachments': <[{'data': <b'x'>}]>}",
 	     NULL,
 	     "org.mail.Sender.Error.InvalidArgs"},
+	    {"{'to': <['a@example.test']>, 'attachments': <[{'filename': <'a.txt'>, 'data': "
+	     "<b'x'>, "
+	     "'path': <'/etc/hostname'>}]>}",
+	     NULL,
+	     "org.mail.Sender.Error.InvalidArgs"},
+	    {"{'to': <['a@example.test']>, 'attachments': <[{'filename': <'a.txt'>, 'path': "
+	     "<'/nonexistent/file'>}]>}",
+	     NULL,
+	     "org.mail.Sender.Error.InvalidArgs"},
+	    {"{'to': <['a@example.test']>, 'attachments': <[{'filename': <'../etc/passwd'>, "
+	     "'data': "
+	     "<b'x'>}]>}",
+	     NULL,
+	     "org.mail.Sender.Error.InvalidMessage"},
+	    {"{'to': <['a@example.test']>, 'attachments': <[{'filename': <'a.txt'>, "
+	     "'content-type': "
+	     "<'text/plain\\r\\nBcc: x@y'>, 'data': <b'x'>}]>}",
+	     NULL,
+	     "org.mail.Sender.Error.InvalidMessage"},
 	    {"{'to': <['a@example.test']>}",
 	     "{'priority': <1>}",
 	     "org.mail.Sender.Error.InvalidArgs"},
@@ -1730,6 +1749,135 @@ test_no_tls_resumption_across_accounts(void)
 	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 1);
 }
 
+/* ---- HTML and attachments ---- */
+
+/* what Python's email package sees in a delivered message: one line per part */
+static gchar *
+describe_mime(GBytes *eml)
+{
+	const gchar *script =
+	    "import email, email.policy, hashlib, sys\n"
+	    "m = email.message_from_bytes(sys.stdin.buffer.read(), policy=email.policy.default)\n"
+	    "for p in m.walk():\n"
+	    "    if p.is_multipart():\n"
+	    "        print(p.get_content_type())\n"
+	    "    elif p.get_filename():\n"
+	    "        d = p.get_payload(decode=True)\n"
+	    "        print(p.get_content_type(), p.get_filename(), hashlib.sha256(d).hexdigest())\n"
+	    "    else:\n"
+	    "        print(p.get_content_type(), p.get_content().strip())\n"
+	    "print('defects', sum(len(p.defects) for p in m.walk()))\n";
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GSubprocess) proc =
+	    g_subprocess_new(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE,
+			     &error,
+			     "/usr/bin/python3",
+			     "-c",
+			     script,
+			     NULL);
+	g_autoptr(GBytes) out = NULL;
+
+	g_assert_no_error(error);
+	g_subprocess_communicate(proc, eml, NULL, &out, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_true(ms_test_subprocess_wait(proc, WAIT_MS));
+	return g_strndup(g_bytes_get_data(out, NULL), g_bytes_get_size(out));
+}
+
+static void
+test_send_html_and_attachments(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autoptr(GUnixFDList) fds = g_unix_fd_list_new();
+	g_autoptr(GVariant) ret = NULL;
+	g_autofree gchar *job = NULL;
+	g_autofree gchar *path_name = NULL;
+	g_autofree gchar *fd_name = NULL;
+	g_autofree gchar *described = NULL;
+	g_autofree gchar *expected = NULL;
+	g_autofree gchar *sha_data = NULL;
+	g_autofree gchar *sha_fd = NULL;
+	g_autofree gchar *sha_path = NULL;
+	g_autofree gchar *text = NULL;
+	g_autoptr(GByteArray) big = g_byte_array_new();
+	const guint8 data[] = {0, 1, 2, 255, 254, '\r', '\n', '.', '\n'};
+	gint fd;
+
+	g_assert_no_error(error);
+	conf = make_conf(server, "security=none\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+
+	/* 300 KiB of varied bytes through an fd, a small file by path, raw bytes in the call */
+	for (guint i = 0; i < 300 * 1024; i++) {
+		guint8 b = (guint8)((i * 7919u) >> 3);
+		g_byte_array_append(big, &b, 1);
+	}
+	fd = g_file_open_tmp("ms-attach-XXXXXX", &fd_name, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(write(fd, big->data, big->len), ==, (gssize)big->len);
+	g_assert_cmpint(lseek(fd, 0, SEEK_SET), ==, 0);
+	g_unix_fd_list_append(fds, fd, &error);
+	g_assert_no_error(error);
+	close(fd);
+	fd = g_file_open_tmp("ms-attach-XXXXXX.txt", &path_name, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(write(fd, "by path\n", 8), ==, 8);
+	close(fd);
+	sha_data = g_compute_checksum_for_data(G_CHECKSUM_SHA256, data, sizeof(data));
+	sha_fd = g_compute_checksum_for_data(G_CHECKSUM_SHA256, big->data, big->len);
+	sha_path = g_compute_checksum_for_string(G_CHECKSUM_SHA256, "by path\n", 8);
+
+	text = g_strdup_printf(
+	    "({'to': <['rcpt@example.test']>, 'subject': <'files'>, 'body': <'plain body'>,"
+	    " 'html': <'<p>html body</p>'>, 'attachments': <[{'filename': <'bytes.bin'>,"
+	    " 'data': <@ay [0, 1, 2, 255, 254, 13, 10, 46, 10]>},"
+	    " {'filename': <'Größe 报告.dat'>, 'content-type': <'application/octet-stream'>,"
+	    " 'fd': <@h 0>}, {'filename': <'by-path.txt'>, 'path': <'%s'>}]>}, @a{sv} {})",
+	    path_name);
+	ret = g_dbus_connection_call_with_unix_fd_list_sync(ms_test_daemon_get_bus(daemon),
+							    "org.mail.Sender",
+							    "/org/mail/Sender",
+							    "org.mail.Sender",
+							    "Send",
+							    g_variant_new_parsed(text),
+							    G_VARIANT_TYPE("(o)"),
+							    G_DBUS_CALL_FLAGS_NONE,
+							    WAIT_MS,
+							    fds,
+							    NULL,
+							    NULL,
+							    &error);
+	g_assert_no_error(error);
+	/* the spool has its copy: the caller may change its file now */
+	g_unlink(path_name);
+	g_variant_get(ret, "(o)", &job);
+	g_assert_true(ms_test_signals_wait_finished(signals, job, WAIT_MS));
+	g_assert_true(g_str_has_prefix(ms_test_signals_get_result(signals, job), "Sent 250"));
+	mails = ms_test_server_wait_for_messages(server, 1, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 1);
+	described = describe_mime(((MsTestMail *)g_ptr_array_index(mails, 0))->eml);
+	expected = g_strdup_printf("multipart/mixed\n"
+				   "multipart/alternative\n"
+				   "text/plain plain body\n"
+				   "text/html <p>html body</p>\n"
+				   "application/octet-stream bytes.bin %s\n"
+				   "application/octet-stream Größe 报告.dat %s\n"
+				   "text/plain by-path.txt %s\n"
+				   "defects 0\n",
+				   sha_data,
+				   sha_fd,
+				   sha_path);
+	g_assert_cmpstr(described, ==, expected);
+	g_unlink(fd_name);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1787,5 +1935,7 @@ main(int argc, char **argv)
 	g_test_add_func("/mail-sender/daemon/send-raw-refused", test_send_raw_refused);
 	g_test_add_func("/mail-sender/daemon/no-tls-resumption-across-accounts",
 			test_no_tls_resumption_across_accounts);
+	g_test_add_func("/mail-sender/daemon/send-html-and-attachments",
+			test_send_html_and_attachments);
 	return g_test_run();
 }
