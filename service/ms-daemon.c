@@ -1417,6 +1417,8 @@ static const struct {
     {"error", "Error"},
     {"error-message", "ErrorMessage"},
     {"server-reply", "ServerReply"},
+    {"recipients", "Recipients"},
+    {"rejected-recipients", "RejectedRecipients"},
 };
 
 static GVariant *
@@ -1444,6 +1446,11 @@ ms_daemon_job_property_value(MsJob *job, const gchar *name)
 		return g_variant_new_string(ms_job_get_error_message(job));
 	if (g_str_equal(name, "ServerReply"))
 		return g_variant_new_string(ms_job_get_server_reply(job));
+	if (g_str_equal(name, "RejectedRecipients")) {
+		GVariant *rejected = ms_job_get_rejected_recipients(job);
+		return rejected != NULL ? g_variant_ref(rejected)
+					: g_variant_new_array(G_VARIANT_TYPE("{ss}"), NULL, 0);
+	}
 	return NULL;
 }
 

@@ -23,6 +23,7 @@ struct _MsJob {
 	gchar *error;
 	gchar *error_message;
 	gchar *server_reply;
+	GVariant *rejected; /* a{ss}: recipient -> the server's refusal */
 	GCancellable *cancellable;
 };
 
@@ -36,6 +37,8 @@ enum {
 	PROP_ERROR,
 	PROP_ERROR_MESSAGE,
 	PROP_SERVER_REPLY,
+	PROP_RECIPIENTS,
+	PROP_REJECTED_RECIPIENTS,
 	PROP_LAST
 };
 
@@ -207,6 +210,53 @@ ms_job_get_server_reply(MsJob *self)
 	return self->server_reply != NULL ? self->server_reply : "";
 }
 
+GVariant *
+ms_job_get_rejected_recipients(MsJob *self)
+{
+	g_return_val_if_fail(MS_IS_JOB(self), NULL);
+	return self->rejected;
+}
+
+/* recipients refused for good (5xx) while others got the message; adds to what is there */
+void
+ms_job_add_rejected_recipients(MsJob *self, GHashTable *rejected)
+{
+	GVariantBuilder builder;
+	GHashTableIter iter;
+	gpointer key;
+	gpointer value;
+
+	g_return_if_fail(MS_IS_JOB(self));
+	if (rejected == NULL || g_hash_table_size(rejected) == 0)
+		return;
+	g_variant_builder_init(&builder, G_VARIANT_TYPE("a{ss}"));
+	if (self->rejected != NULL) {
+		GVariantIter old;
+		const gchar *k;
+		const gchar *v;
+		g_variant_iter_init(&old, self->rejected);
+		while (g_variant_iter_next(&old, "{&s&s}", &k, &v))
+			g_variant_builder_add(&builder, "{ss}", k, v);
+	}
+	g_hash_table_iter_init(&iter, rejected);
+	while (g_hash_table_iter_next(&iter, &key, &value))
+		g_variant_builder_add(&builder, "{ss}", (const gchar *)key, (const gchar *)value);
+	g_clear_pointer(&self->rejected, g_variant_unref);
+	self->rejected = g_variant_ref_sink(g_variant_builder_end(&builder));
+	g_object_notify_by_pspec(G_OBJECT(self), pspecs[PROP_REJECTED_RECIPIENTS]);
+}
+
+/* the recipients still to deliver to, after some got the message */
+void
+ms_job_set_recipients(MsJob *self, const gchar *const *recipients)
+{
+	g_return_if_fail(MS_IS_JOB(self));
+	g_return_if_fail(recipients != NULL);
+	g_strfreev(self->recipients);
+	self->recipients = g_strdupv((gchar **)recipients);
+	g_object_notify_by_pspec(G_OBJECT(self), pspecs[PROP_RECIPIENTS]);
+}
+
 GCancellable *
 ms_job_get_cancellable(MsJob *self)
 {
@@ -333,6 +383,12 @@ ms_job_get_property(GObject *object, guint prop_id, GValue *value, GParamSpec *p
 	case PROP_SERVER_REPLY:
 		g_value_set_string(value, ms_job_get_server_reply(self));
 		break;
+	case PROP_RECIPIENTS:
+		g_value_set_boxed(value, self->recipients);
+		break;
+	case PROP_REJECTED_RECIPIENTS:
+		g_value_set_variant(value, self->rejected);
+		break;
 	default:
 		G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
 		break;
@@ -364,6 +420,7 @@ ms_job_finalize(GObject *object)
 	g_free(self->account);
 	g_free(self->sender);
 	g_strfreev(self->recipients);
+	g_clear_pointer(&self->rejected, g_variant_unref);
 	g_free(self->error);
 	g_free(self->error_message);
 	g_free(self->server_reply);
@@ -392,5 +449,12 @@ ms_job_class_init(MsJobClass *klass)
 	pspecs[PROP_ERROR] = g_param_spec_string("error", NULL, NULL, "", flags);
 	pspecs[PROP_ERROR_MESSAGE] = g_param_spec_string("error-message", NULL, NULL, "", flags);
 	pspecs[PROP_SERVER_REPLY] = g_param_spec_string("server-reply", NULL, NULL, "", flags);
+	pspecs[PROP_RECIPIENTS] = g_param_spec_boxed("recipients", NULL, NULL, G_TYPE_STRV, flags);
+	pspecs[PROP_REJECTED_RECIPIENTS] = g_param_spec_variant("rejected-recipients",
+								NULL,
+								NULL,
+								G_VARIANT_TYPE("a{ss}"),
+								NULL,
+								flags);
 	g_object_class_install_properties(object_class, PROP_LAST, pspecs);
 }

@@ -68,6 +68,13 @@ const gchar *
 ms_job_get_server_reply(MsJob *self);
 GCancellable *
 ms_job_get_cancellable(MsJob *self);
+/* a{ss} recipient -> refusal, NULL if none */
+GVariant *
+ms_job_get_rejected_recipients(MsJob *self);
+void
+ms_job_add_rejected_recipients(MsJob *self, GHashTable *rejected);
+void
+ms_job_set_recipients(MsJob *self, const gchar *const *recipients);
 
 void
 ms_job_set_state(MsJob *self, MsJobState state);

@@ -37,12 +37,17 @@ typedef struct {
 	guint active;
 	GQueue starts;	     /* monotonic times of attempts in the last minute */
 	gint64 paused_until; /* monotonic */
+	GPtrArray *idle;     /* MsSmtpClient sessions that are open and waiting for work */
 } MsQueueAccountState;
+
+#define MS_QUEUE_IDLE_SECONDS 5 /* an idle session is closed after this */
+#define MS_QUEUE_IDLE_ID      "ms-queue-idle-id"
 
 static void
 ms_queue_account_state_free(MsQueueAccountState *state)
 {
 	g_queue_clear_full(&state->starts, g_free);
+	g_ptr_array_unref(state->idle);
 	g_free(state);
 }
 
@@ -460,6 +465,91 @@ ms_queue_emit_progress(MsQueue *self, MsJob *job, const gchar *stage, guint64 do
 	g_signal_emit(self, signals[SIGNAL_JOB_PROGRESS], 0, job, stage, done, total);
 }
 
+static void
+ms_queue_idle_close_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	ms_smtp_client_close_finish(MS_SMTP_CLIENT(source), res);
+}
+
+/* an idle session leaves the pool: stop its timer, say QUIT if it is still open */
+static void
+ms_queue_idle_client_free(gpointer data)
+{
+	MsSmtpClient *client = MS_SMTP_CLIENT(data);
+	guint idle_id = GPOINTER_TO_UINT(g_object_get_data(G_OBJECT(client), MS_QUEUE_IDLE_ID));
+
+	if (idle_id != 0)
+		g_source_remove(idle_id);
+	g_object_set_data(G_OBJECT(client), MS_QUEUE_IDLE_ID, NULL);
+	if (ms_smtp_client_is_open(client))
+		ms_smtp_client_close_async(client, ms_queue_idle_close_cb, NULL);
+	g_object_unref(client);
+}
+
+typedef struct {
+	GPtrArray *idle;
+	MsSmtpClient *client;
+} MsQueueIdle;
+
+static gboolean
+ms_queue_idle_timeout_cb(gpointer user_data)
+{
+	MsQueueIdle *idle = user_data;
+
+	g_object_set_data(G_OBJECT(idle->client), MS_QUEUE_IDLE_ID, NULL);
+	g_debug("closing an idle SMTP session");
+	g_ptr_array_remove(idle->idle, idle->client);
+	return G_SOURCE_REMOVE;
+}
+
+static MsQueueAccountState *
+ms_queue_account_state(MsQueue *self, const gchar *account);
+
+/* a session that finished a transaction and is still good waits for the next job a while */
+static void
+ms_queue_session_release(MsQueue *self, MsAccount *account, MsSmtpClient *client)
+{
+	MsQueueAccountState *state = ms_queue_account_state(self, ms_account_get_name(account));
+	MsQueueIdle *idle;
+	guint idle_id;
+
+	if (self->stopping || !ms_smtp_client_is_open(client))
+		return;
+	idle = g_new0(MsQueueIdle, 1);
+	idle->idle = state->idle;
+	idle->client = client;
+	idle_id = g_timeout_add_seconds_full(G_PRIORITY_DEFAULT,
+					     MS_QUEUE_IDLE_SECONDS,
+					     ms_queue_idle_timeout_cb,
+					     idle,
+					     g_free);
+	g_object_set_data(G_OBJECT(client), MS_QUEUE_IDLE_ID, GUINT_TO_POINTER(idle_id));
+	g_ptr_array_add(state->idle, g_object_ref(client));
+}
+
+/* an open idle session of the account, or NULL */
+static MsSmtpClient *
+ms_queue_session_take(MsQueue *self, MsAccount *account)
+{
+	MsQueueAccountState *state = ms_queue_account_state(self, ms_account_get_name(account));
+
+	while (state->idle->len > 0) {
+		/* stolen, not removed: removing says QUIT */
+		g_autoptr(MsSmtpClient) client =
+		    g_ptr_array_steal_index(state->idle, state->idle->len - 1);
+		guint idle_id =
+		    GPOINTER_TO_UINT(g_object_get_data(G_OBJECT(client), MS_QUEUE_IDLE_ID));
+
+		if (idle_id != 0)
+			g_source_remove(idle_id);
+		g_object_set_data(G_OBJECT(client), MS_QUEUE_IDLE_ID, NULL);
+		/* the server may have closed it while it waited */
+		if (ms_smtp_client_is_open(client))
+			return g_steal_pointer(&client);
+	}
+	return NULL;
+}
+
 static MsQueueAccountState *
 ms_queue_account_state(MsQueue *self, const gchar *account)
 {
@@ -468,6 +558,7 @@ ms_queue_account_state(MsQueue *self, const gchar *account)
 	if (state == NULL) {
 		state = g_new0(MsQueueAccountState, 1);
 		g_queue_init(&state->starts);
+		state->idle = g_ptr_array_new_with_free_func(ms_queue_idle_client_free);
 		g_hash_table_insert(self->accounts, g_strdup(account), state);
 	}
 	return state;
@@ -585,7 +676,7 @@ ms_queue_check_stopped(MsQueue *self)
 }
 
 static void
-ms_queue_attempt_result(MsDelivery *delivery, const gchar *reply, GError *error)
+ms_queue_attempt_result(MsDelivery *delivery, MsSmtpResult *result, GError *error)
 {
 	MsQueue *self = delivery->self;
 	MsQueueEntry *entry = delivery->entry;
@@ -605,11 +696,37 @@ ms_queue_attempt_result(MsDelivery *delivery, const gchar *reply, GError *error)
 	}
 
 	if (error == NULL) {
-		ms_job_set_server_reply(job, reply);
+		ms_job_set_server_reply(job, result->reply);
 		ms_job_set_bytes_sent(job, ms_job_get_bytes_total(job));
-		ms_queue_finish_job(self, entry, MS_JOB_STATE_SENT, NULL);
-		ms_queue_schedule_kick(self);
-		return;
+		ms_job_add_rejected_recipients(job, result->rejected);
+		if (g_hash_table_size(result->deferred) > 0) {
+			/* the others have it: only the recipients the server put off get it later
+			 */
+			g_autofree const gchar **deferred =
+			    (const gchar **)g_hash_table_get_keys_as_array(result->deferred, NULL);
+			g_autofree gchar *envelope = NULL;
+			GHashTableIter iter;
+			gpointer value;
+
+			ms_job_set_recipients(job, deferred);
+			envelope = ms_queue_envelope_to_data(job, NULL, NULL);
+			ms_spool_update_envelope(self->spool, ms_job_get_id(job), envelope);
+			g_hash_table_iter_init(&iter, result->deferred);
+			g_hash_table_iter_next(&iter, NULL, &value);
+			error =
+			    g_error_new(MS_ERROR,
+					MS_ERROR_TEMPORARY,
+					g_dngettext(GETTEXT_PACKAGE,
+						    "%u recipient was put off by the server: %s",
+						    "%u recipients were put off by the server: %s",
+						    g_hash_table_size(result->deferred)),
+					g_hash_table_size(result->deferred),
+					(const gchar *)value);
+		} else {
+			ms_queue_finish_job(self, entry, MS_JOB_STATE_SENT, NULL);
+			ms_queue_schedule_kick(self);
+			return;
+		}
 	}
 
 	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
@@ -680,11 +797,11 @@ ms_queue_attempt_result(MsDelivery *delivery, const gchar *reply, GError *error)
 
 /* every attempt ends here, whatever its outcome; a shutdown waits for the last one */
 static void
-ms_queue_attempt_done(MsDelivery *delivery, const gchar *reply, GError *error)
+ms_queue_attempt_done(MsDelivery *delivery, MsSmtpResult *result, GError *error)
 {
 	MsQueue *self = delivery->self;
 
-	ms_queue_attempt_result(delivery, reply, error);
+	ms_queue_attempt_result(delivery, result, error);
 	ms_queue_check_stopped(self);
 }
 
@@ -722,32 +839,66 @@ ms_queue_client_progress_cb(MsSmtpClient *client,
 }
 
 static void
-ms_queue_send_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+ms_queue_transaction_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	g_autoptr(MsDelivery) delivery = user_data;
+	MsSmtpClient *client = MS_SMTP_CLIENT(source);
 	g_autoptr(GError) error = NULL;
-	g_autofree gchar *reply = ms_smtp_client_send_finish(MS_SMTP_CLIENT(source), res, &error);
+	g_autoptr(MsSmtpResult) result = ms_smtp_client_transaction_finish(client, res, &error);
 
-	ms_queue_attempt_done(delivery, reply, g_steal_pointer(&error));
+	/* a session that is still good serves the next job of the account */
+	ms_queue_session_release(delivery->self, delivery->account, client);
+	ms_queue_attempt_done(delivery, result, g_steal_pointer(&error));
 }
 
 static void
-ms_queue_start_smtp(MsDelivery *delivery, const gchar *password)
+ms_queue_start_transaction(MsDelivery *delivery)
 {
 	MsJob *job = delivery->entry->job;
 
-	delivery->client = ms_smtp_client_new(delivery->account);
-	ms_smtp_client_set_password(delivery->client, password);
+	ms_smtp_client_transaction_async(delivery->client,
+					 ms_job_get_sender(job),
+					 ms_job_get_recipients(job),
+					 delivery->entry->message,
+					 ms_job_get_cancellable(job),
+					 ms_queue_transaction_cb,
+					 delivery);
+}
+
+static void
+ms_queue_open_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	MsDelivery *delivery = user_data;
+	g_autoptr(GError) error = NULL;
+
+	if (!ms_smtp_client_open_finish(MS_SMTP_CLIENT(source), res, &error)) {
+		g_autoptr(MsDelivery) owned = delivery;
+		ms_queue_attempt_done(owned, NULL, g_steal_pointer(&error));
+		return;
+	}
+	ms_queue_start_transaction(delivery);
+}
+
+static void
+ms_queue_use_client(MsDelivery *delivery, MsSmtpClient *client)
+{
+	delivery->client = client;
 	delivery->progress_id = g_signal_connect(delivery->client,
 						 "progress",
 						 G_CALLBACK(ms_queue_client_progress_cb),
 						 delivery);
-	ms_smtp_client_send_async(delivery->client,
-				  ms_job_get_sender(job),
-				  ms_job_get_recipients(job),
-				  delivery->entry->message,
-				  ms_job_get_cancellable(job),
-				  ms_queue_send_cb,
+}
+
+static void
+ms_queue_open_session(MsDelivery *delivery, const gchar *password)
+{
+	MsSmtpClient *client = ms_smtp_client_new(delivery->account);
+
+	ms_smtp_client_set_password(client, password);
+	ms_queue_use_client(delivery, client);
+	ms_smtp_client_open_async(delivery->client,
+				  ms_job_get_cancellable(delivery->entry->job),
+				  ms_queue_open_cb,
 				  delivery);
 }
 
@@ -764,42 +915,7 @@ ms_queue_credentials_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 		ms_queue_attempt_done(owned, NULL, g_steal_pointer(&error));
 		return;
 	}
-	ms_queue_start_smtp(delivery, password);
-}
-
-static void
-ms_queue_load_message_cb(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	MsDelivery *delivery = user_data;
-	MsQueueEntry *entry = delivery->entry;
-	g_autoptr(GError) error = NULL;
-	g_autofree gchar *contents = NULL;
-	gsize length = 0;
-
-	if (!g_file_load_contents_finish(G_FILE(source), res, &contents, &length, NULL, &error)) {
-		g_autoptr(MsDelivery) owned = delivery;
-		g_autoptr(GError) storage = NULL;
-		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-			ms_queue_attempt_done(owned, NULL, g_steal_pointer(&error));
-			return;
-		}
-		storage = g_error_new(MS_ERROR,
-				      MS_ERROR_STORAGE,
-				      _("Cannot read the message from the spool: %s"),
-				      error->message);
-		ms_queue_attempt_done(owned, NULL, g_steal_pointer(&storage));
-		return;
-	}
-	entry->message = g_bytes_new_take(g_steal_pointer(&contents), length);
-	if (ms_account_get_username(delivery->account) != NULL) {
-		ms_credentials_lookup_async(delivery->self->credentials,
-					    delivery->account,
-					    ms_job_get_cancellable(entry->job),
-					    ms_queue_credentials_cb,
-					    delivery);
-		return;
-	}
-	ms_queue_start_smtp(delivery, NULL);
+	ms_queue_open_session(delivery, password);
 }
 
 static void
@@ -808,7 +924,9 @@ ms_queue_start_attempt(MsQueue *self, MsQueueEntry *entry, MsAccount *account)
 	MsJob *job = entry->job;
 	MsDelivery *delivery = g_new0(MsDelivery, 1);
 	g_autofree gchar *msg_path = ms_spool_get_message_path(self->spool, ms_job_get_id(job));
-	g_autoptr(GFile) file = g_file_new_for_path(msg_path);
+	g_autoptr(GMappedFile) mapped = NULL;
+	g_autoptr(GError) error = NULL;
+	MsSmtpClient *client;
 
 	delivery->self = g_object_ref(self);
 	delivery->entry = entry;
@@ -823,10 +941,37 @@ ms_queue_start_attempt(MsQueue *self, MsQueueEntry *entry, MsAccount *account)
 		ms_job_get_id(job),
 		ms_job_get_attempts(job),
 		ms_account_get_name(account));
-	g_file_load_contents_async(file,
-				   ms_job_get_cancellable(job),
-				   ms_queue_load_message_cb,
-				   delivery);
+
+	/* mapped, not read: the message goes from the page cache to the socket in chunks */
+	mapped = g_mapped_file_new(msg_path, FALSE, &error);
+	if (mapped == NULL) {
+		g_autoptr(MsDelivery) owned = delivery;
+		ms_queue_attempt_done(owned,
+				      NULL,
+				      g_error_new(MS_ERROR,
+						  MS_ERROR_STORAGE,
+						  _("Cannot read the message from the spool: %s"),
+						  error->message));
+		return;
+	}
+	entry->message = g_mapped_file_get_bytes(mapped);
+
+	client = ms_queue_session_take(self, account);
+	if (client != NULL) {
+		g_debug("job %s: reusing an open session", ms_job_get_id(job));
+		ms_queue_use_client(delivery, client);
+		ms_queue_start_transaction(delivery);
+		return;
+	}
+	if (ms_account_get_username(account) != NULL) {
+		ms_credentials_lookup_async(self->credentials,
+					    account,
+					    ms_job_get_cancellable(job),
+					    ms_queue_credentials_cb,
+					    delivery);
+		return;
+	}
+	ms_queue_open_session(delivery, NULL);
 }
 
 static gboolean
@@ -1070,6 +1215,12 @@ ms_queue_stop_async(MsQueue *self, GAsyncReadyCallback callback, gpointer user_d
 	while (g_hash_table_iter_next(&iter, NULL, &value)) {
 		MsQueueEntry *entry = value;
 		g_clear_handle_id(&entry->retry_id, g_source_remove);
+	}
+	/* idle sessions say QUIT now */
+	g_hash_table_iter_init(&iter, self->accounts);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		MsQueueAccountState *state = value;
+		g_ptr_array_set_size(state->idle, 0);
 	}
 	/* transactions under way get a few seconds to finish, then they are aborted and stay in
 	 * the spool for the next start */

@@ -7,6 +7,7 @@
 
 #include <gio/gunixfdlist.h>
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -1878,6 +1879,147 @@ test_send_html_and_attachments(void)
 	g_unlink(fd_name);
 }
 
+/* ---- connection reuse and per-recipient results ---- */
+
+/* the "connection" numbers the test server wrote for the stored messages */
+static GHashTable *
+server_connections(MsTestServer *server)
+{
+	g_autoptr(GDir) dir = g_dir_open(ms_test_server_get_maildir(server), 0, NULL);
+	GHashTable *connections = g_hash_table_new(g_direct_hash, g_direct_equal);
+	const gchar *name;
+
+	g_assert_nonnull(dir);
+	while ((name = g_dir_read_name(dir)) != NULL) {
+		g_autofree gchar *path = NULL;
+		g_autoptr(JsonParser) parser = json_parser_new();
+		g_autoptr(GError) error = NULL;
+		JsonObject *object;
+
+		if (!g_str_has_suffix(name, ".json"))
+			continue;
+		path = g_build_filename(ms_test_server_get_maildir(server), name, NULL);
+		json_parser_load_from_file(parser, path, &error);
+		g_assert_no_error(error);
+		object = json_node_get_object(json_parser_get_root(parser));
+		g_hash_table_add(connections,
+				 GINT_TO_POINTER(json_object_get_int_member(object, "connection")));
+	}
+	return connections;
+}
+
+static void
+test_connection_reuse(void)
+{
+	const gchar *args[] = {"--pipelining", NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", args, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GPtrArray) jobs = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autoptr(GHashTable) connections = NULL;
+
+	g_assert_no_error(error);
+	conf = make_conf(server, "security=none\nmax-connections=2\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	for (guint i = 0; i < 40; i++) {
+		gchar *job = send_text(daemon, SIMPLE_MESSAGE, NULL, &error);
+		g_assert_no_error(error);
+		g_ptr_array_add(jobs, job);
+	}
+	for (guint i = 0; i < jobs->len; i++) {
+		const gchar *job = g_ptr_array_index(jobs, i);
+		g_assert_true(ms_test_signals_wait_finished(signals, job, WAIT_MS));
+		g_assert_true(
+		    g_str_has_prefix(ms_test_signals_get_result(signals, job), "Sent 250"));
+	}
+	mails = ms_test_server_wait_for_messages(server, 40, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 40);
+	connections = server_connections(server);
+	g_test_message("40 messages over %u connection(s)", g_hash_table_size(connections));
+	/* at most max-connections at a time; an idle one may time out and be opened again */
+	g_assert_cmpuint(g_hash_table_size(connections), <=, 4);
+}
+
+static void
+test_some_recipients_rejected(void)
+{
+	const gchar *args[] = {"--reject-rcpt", "gone@example.test", "--pipelining", NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", args, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autoptr(GVariant) rejected = NULL;
+	g_autofree gchar *job = NULL;
+	const gchar *reply = NULL;
+	const gchar *rcpts[] = {"here@example.test", "also@example.test", NULL};
+
+	g_assert_no_error(error);
+	conf = make_conf(server, "security=none\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	job = send_and_wait(
+	    daemon,
+	    signals,
+	    "{'to': <['here@example.test', 'gone@example.test', 'also@example.test']>,"
+	    " 'body': <'x'>}");
+	g_assert_true(g_str_has_prefix(ms_test_signals_get_result(signals, job), "Sent 250"));
+	mails = ms_test_server_wait_for_messages(server, 1, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 1);
+	g_assert_cmpstrv(((MsTestMail *)g_ptr_array_index(mails, 0))->rcpt_tos, rcpts);
+	rejected = get_property(daemon, job, "org.mail.Sender.Job", "RejectedRecipients");
+	g_assert_cmpuint(g_variant_n_children(rejected), ==, 1);
+	g_assert_true(g_variant_lookup(rejected, "gone@example.test", "&s", &reply));
+	g_assert_true(g_str_has_prefix(reply, "550"));
+}
+
+/* a 4xx for one recipient: the others get the message now, only that one is retried */
+static void
+test_some_recipients_deferred(void)
+{
+	const gchar *args[] = {"--temp-fail-rcpt", "later@example.test", NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", args, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autoptr(GVariant) recipients = NULL;
+	g_autofree gchar *job = NULL;
+	g_autofree gchar *stages = NULL;
+	g_autofree const gchar **left = NULL;
+	const gchar *delivered[] = {"now@example.test", NULL};
+	const gchar *expected_left[] = {"later@example.test", NULL};
+
+	g_assert_no_error(error);
+	conf = make_conf(server, "security=none\nmax-attempts=2\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	job = send_and_wait(daemon,
+			    signals,
+			    "{'to': <['now@example.test', 'later@example.test']>, 'body': <'x'>}");
+	/* the server keeps putting it off: given up after the budget, with its reply */
+	assert_failed(daemon, signals, job, "org.mail.Sender.Error.Temporary", "451");
+	stages = ms_test_signals_get_stages(signals, job);
+	g_assert_cmpstr(stages, ==, "queued connecting sending deferred sending");
+	recipients = get_property(daemon, job, "org.mail.Sender.Job", "Recipients");
+	left = g_variant_get_strv(recipients, NULL);
+	g_assert_cmpstrv(left, expected_left);
+	/* delivered once, to the one recipient that was accepted */
+	mails = ms_test_server_wait_for_messages(server, 1, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 1);
+	g_assert_cmpstrv(((MsTestMail *)g_ptr_array_index(mails, 0))->rcpt_tos, delivered);
+	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1937,5 +2079,10 @@ main(int argc, char **argv)
 			test_no_tls_resumption_across_accounts);
 	g_test_add_func("/mail-sender/daemon/send-html-and-attachments",
 			test_send_html_and_attachments);
+	g_test_add_func("/mail-sender/daemon/connection-reuse", test_connection_reuse);
+	g_test_add_func("/mail-sender/daemon/some-recipients-rejected",
+			test_some_recipients_rejected);
+	g_test_add_func("/mail-sender/daemon/some-recipients-deferred",
+			test_some_recipients_deferred);
 	return g_test_run();
 }
