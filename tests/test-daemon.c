@@ -2020,6 +2020,66 @@ test_some_recipients_deferred(void)
 	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 1);
 }
 
+static void
+test_verify_starttls_and_wrong_host(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) good = ms_test_server_start("require-starttls", NULL, &error);
+	g_autoptr(MsTestServer) wrong = NULL;
+	g_autofree gchar *ca = ca_line();
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(GVariant) ret = NULL;
+	g_autoptr(GVariant) report = NULL;
+	g_autoptr(GVariant) extensions = NULL;
+	g_autofree gchar *remote = NULL;
+	const gchar *value = NULL;
+
+	g_assert_no_error(error);
+	wrong = ms_test_server_start_with_cert("implicit-tls", "wronghost", NULL, &error);
+	g_assert_no_error(error);
+	conf = g_strdup_printf("[account good]\nhost=127.0.0.1\nport=%u\nsecurity=starttls\n%s\n"
+			       "[account wrong]\nhost=127.0.0.1\nport=%u\nsecurity=tls\n%s",
+			       ms_test_server_get_port(good),
+			       ca,
+			       ms_test_server_get_port(wrong),
+			       ca);
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	ret = call_sync(daemon,
+			"/org/mail/Sender",
+			"org.mail.Sender",
+			"Verify",
+			g_variant_new("(s)", "good"),
+			&error);
+	g_assert_no_error(error);
+	report = g_variant_get_child_value(ret, 0);
+	g_assert_true(g_variant_lookup(report, "security", "&s", &value));
+	g_assert_cmpstr(value, ==, "starttls");
+	g_assert_true(g_variant_lookup(report, "tls-version", "&s", &value));
+	g_assert_cmpstr(value, ==, "TLSv1.3");
+	g_assert_true(g_variant_lookup(report, "auth", "&s", &value));
+	g_assert_cmpstr(value, ==, "none");
+	/* the extensions are those offered after STARTTLS: STARTTLS itself is gone */
+	extensions = g_variant_lookup_value(report, "extensions", G_VARIANT_TYPE_STRING_ARRAY);
+	g_assert_nonnull(extensions);
+	for (gsize i = 0; i < g_variant_n_children(extensions); i++) {
+		g_autoptr(GVariant) ext = g_variant_get_child_value(extensions, i);
+		g_assert_false(g_str_has_prefix(g_variant_get_string(ext, NULL), "STARTTLS"));
+	}
+	g_clear_pointer(&ret, g_variant_unref);
+	ret = call_sync(daemon,
+			"/org/mail/Sender",
+			"org.mail.Sender",
+			"Verify",
+			g_variant_new("(s)", "wrong"),
+			&error);
+	g_assert_null(ret);
+	remote = g_dbus_error_get_remote_error(error);
+	g_assert_cmpstr(remote, ==, "org.mail.Sender.Error.Tls");
+	g_assert_nonnull(strstr(error->message, "check host="));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2084,5 +2144,7 @@ main(int argc, char **argv)
 			test_some_recipients_rejected);
 	g_test_add_func("/mail-sender/daemon/some-recipients-deferred",
 			test_some_recipients_deferred);
+	g_test_add_func("/mail-sender/daemon/verify-starttls-and-wrong-host",
+			test_verify_starttls_and_wrong_host);
 	return g_test_run();
 }

@@ -885,6 +885,34 @@ test_sendmail_without_session_bus(void)
 	g_assert_cmpstrv(mail->rcpt_tos, rcpts);
 }
 
+/* the daemon may read files the caller cannot: attachments come as fds on the system bus */
+static void
+test_attachment_path_refused(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autofree gchar *conf = NULL;
+	g_autofree gchar *job = NULL;
+	g_autofree gchar *remote = NULL;
+
+	if (!system_test_can_run())
+		return;
+	server = ms_test_server_start("plain", NULL, &error);
+	g_assert_no_error(error);
+	conf = make_conf(server, NULL);
+	daemon = start_daemon(conf, NULL);
+	job = send_as_root(daemon,
+			   "{'to': <['root@example.test']>, 'attachments': <[{'filename': "
+			   "<'shadow'>, 'path': <'/etc/shadow'>}]>}",
+			   NULL,
+			   &error);
+	g_assert_null(job);
+	remote = g_dbus_error_get_remote_error(error);
+	g_assert_cmpstr(remote, ==, "org.mail.Sender.Error.NotAuthorized");
+	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -900,6 +928,8 @@ main(int argc, char **argv)
 	g_test_add_func("/mail-sender/system/password-file", test_password_file);
 	g_test_add_func("/mail-sender/system/credentials-directory", test_credentials_directory);
 	g_test_add_func("/mail-sender/system/no-password", test_no_password);
+	g_test_add_func("/mail-sender/system/attachment-path-refused",
+			test_attachment_path_refused);
 	g_test_add_func("/mail-sender/system/sendmail-without-session-bus",
 			test_sendmail_without_session_bus);
 	return g_test_run();
