@@ -120,7 +120,11 @@ test_address_forms(void)
 		g_autoptr(MsAddress) address = ms_address_parse(cases[i].input, &error);
 		g_autofree gchar *header = NULL;
 
-		g_test_message("parsing %s", cases[i].input);
+		{
+			/* escaped: TAP output must stay valid UTF-8 without control characters */
+			g_autofree gchar *shown = g_strescape(cases[i].input, NULL);
+			g_test_message("parsing %s", shown);
+		}
 		g_assert_no_error(error);
 		g_assert_nonnull(address);
 		g_assert_cmpstr(ms_address_get_display_name(address), ==, cases[i].display_name);
@@ -168,7 +172,11 @@ test_address_valid(void)
 		g_autoptr(GError) error = NULL;
 		g_autoptr(MsAddress) address = ms_address_parse(good[i], &error);
 
-		g_test_message("parsing %s", good[i]);
+		{
+			/* escaped: TAP output must stay valid UTF-8 without control characters */
+			g_autofree gchar *shown = g_strescape(good[i], NULL);
+			g_test_message("parsing %s", shown);
+		}
 		g_assert_no_error(error);
 		g_assert_nonnull(address);
 		g_assert_cmpstr(ms_address_get_addr_spec(address), ==, good[i]);
@@ -349,7 +357,11 @@ test_address_invalid(void)
 		g_autoptr(GError) error = NULL;
 		g_autoptr(MsAddress) address = ms_address_parse(cases[i].input, &error);
 
-		g_test_message("parsing %s", cases[i].input);
+		{
+			/* escaped: TAP output must stay valid UTF-8 without control characters */
+			g_autofree gchar *shown = g_strescape(cases[i].input, NULL);
+			g_test_message("parsing %s", shown);
+		}
 		g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
 		g_assert_null(address);
 		g_assert_cmpstr(error->message, ==, cases[i].message);
