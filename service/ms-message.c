@@ -1436,7 +1436,9 @@ ms_message_base64_feed(MsMessageBase64 *b64, GString *out, const guint8 *data, g
 	}
 	for (; len >= 3; data += 3, len -= 3)
 		ms_message_base64_group(b64, out, data, 3);
-	memcpy(b64->rest + b64->rest_len, data, len);
+	/* an empty attachment comes with data == NULL, which memcpy() must never see */
+	if (len > 0)
+		memcpy(b64->rest + b64->rest_len, data, len);
 	b64->rest_len += len;
 }
 
