@@ -60,7 +60,9 @@ main(int argc, char **argv)
 	g_autoptr(GError) error = NULL;
 
 	setlocale(LC_ALL, "");
-	bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
+	/* MS_LOCALEDIR: the catalogs of a build tree, for the tests */
+	bindtextdomain(GETTEXT_PACKAGE,
+		       g_getenv("MS_LOCALEDIR") != NULL ? g_getenv("MS_LOCALEDIR") : LOCALEDIR);
 	bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
 	textdomain(GETTEXT_PACKAGE);
 

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -1986,12 +1987,12 @@ ms_smtp_client_transaction_start(MsSmtpClient *self,
 			    task,
 			    MS_ERROR,
 			    MS_ERROR_REJECTED,
-			    _("the message (%" G_GSIZE_FORMAT
-			      " bytes) is larger than the limit of %s (%" G_GUINT64_FORMAT
-			      " bytes)"),
-			    size,
+			    /* PRIu64, not GLib's format macros: xgettext understands only it */
+			    _("the message (%" PRIu64
+			      " bytes) is larger than the limit of %s (%" PRIu64 " bytes)"),
+			    (guint64)size,
 			    self->server,
-			    limit);
+			    (guint64)limit);
 			return;
 		}
 	}
