@@ -33,8 +33,10 @@ struct _MsDaemon {
 	GDBusConnection *connection;
 	GDBusNodeInfo *introspection;
 	guint manager_id;
-	GHashTable *job_ids;	    /* object path -> registration id */
-	GHashTable *job_notify_ids; /* object path -> notify handler id */
+	GHashTable *job_ids;		/* object path -> registration id */
+	GHashTable *job_notify_ids;	/* object path -> notify handler id */
+	GHashTable *pending_properties; /* object path -> GPtrArray of changed D-Bus names */
+	guint flush_id;
 };
 
 G_DEFINE_TYPE(MsDaemon, ms_daemon, G_TYPE_OBJECT)
@@ -1512,17 +1514,79 @@ ms_daemon_emit_properties_changed(MsDaemon *self,
 		g_debug("cannot emit PropertiesChanged: %s", error->message);
 }
 
+/* one PropertiesChanged for everything that changed on a job since the last one: a delivery
+ * changes several properties at a time, and each signal is a trip through the bus */
+static void
+ms_daemon_flush_job_properties(MsDaemon *self, MsJob *job)
+{
+	const gchar *path = ms_job_get_object_path(job);
+	GPtrArray *names = g_hash_table_lookup(self->pending_properties, path);
+	GVariantBuilder changed;
+	g_autoptr(GError) error = NULL;
+
+	if (names == NULL)
+		return;
+	g_variant_builder_init(&changed, G_VARIANT_TYPE_VARDICT);
+	for (guint i = 0; i < names->len; i++) {
+		const gchar *name = g_ptr_array_index(names, i);
+		g_variant_builder_add(&changed,
+				      "{sv}",
+				      name,
+				      ms_daemon_job_property_value(job, name));
+	}
+	g_hash_table_remove(self->pending_properties, path);
+	if (self->connection == NULL) {
+		g_variant_builder_clear(&changed);
+		return;
+	}
+	if (!g_dbus_connection_emit_signal(
+		self->connection,
+		NULL,
+		path,
+		"org.freedesktop.DBus.Properties",
+		"PropertiesChanged",
+		g_variant_new("(sa{sv}as)", MS_DBUS_JOB_INTERFACE, &changed, NULL),
+		&error))
+		g_debug("cannot emit PropertiesChanged: %s", error->message);
+}
+
+static gboolean
+ms_daemon_flush_properties_cb(gpointer user_data)
+{
+	MsDaemon *self = MS_DAEMON(user_data);
+	g_autoptr(GList) paths = g_hash_table_get_keys(self->pending_properties);
+
+	self->flush_id = 0;
+	for (GList *l = paths; l != NULL; l = l->next) {
+		MsJob *job = ms_daemon_job_for_path(self, l->data);
+		if (job != NULL)
+			ms_daemon_flush_job_properties(self, job);
+		else
+			g_hash_table_remove(self->pending_properties, l->data);
+	}
+	return G_SOURCE_REMOVE;
+}
+
 static void
 ms_daemon_job_notify_cb(MsJob *job, GParamSpec *pspec, MsDaemon *self)
 {
 	for (guint i = 0; i < G_N_ELEMENTS(ms_daemon_job_properties); i++) {
 		if (g_str_equal(ms_daemon_job_properties[i].gobject, pspec->name)) {
+			const gchar *path = ms_job_get_object_path(job);
 			const gchar *name = ms_daemon_job_properties[i].dbus;
-			ms_daemon_emit_properties_changed(self,
-							  ms_job_get_object_path(job),
-							  MS_DBUS_JOB_INTERFACE,
-							  name,
-							  ms_daemon_job_property_value(job, name));
+			GPtrArray *names = g_hash_table_lookup(self->pending_properties, path);
+
+			if (names == NULL) {
+				names = g_ptr_array_new();
+				g_hash_table_insert(self->pending_properties,
+						    g_strdup(path),
+						    names);
+			}
+			/* the names are static strings: compare the pointers */
+			if (!g_ptr_array_find(names, name, NULL))
+				g_ptr_array_add(names, (gpointer)name);
+			if (self->flush_id == 0)
+				self->flush_id = g_idle_add(ms_daemon_flush_properties_cb, self);
 			return;
 		}
 	}
@@ -1575,6 +1639,7 @@ ms_daemon_export_job(MsDaemon *self, MsJob *job)
 static void
 ms_daemon_unexport_job(MsDaemon *self, MsJob *job)
 {
+	ms_daemon_flush_job_properties(self, job);
 	const gchar *path = ms_job_get_object_path(job);
 	gpointer id = NULL;
 	gpointer handler = NULL;
@@ -1630,6 +1695,8 @@ ms_daemon_job_progress_cb(MsQueue *queue,
 			  guint64 total,
 			  MsDaemon *self)
 {
+	/* the job's properties first, so that a client reacting to the signal reads them new */
+	ms_daemon_flush_job_properties(self, job);
 	ms_daemon_emit(self,
 		       "Progress",
 		       g_variant_new("(ostt)", ms_job_get_object_path(job), stage, done, total));
@@ -1638,6 +1705,7 @@ ms_daemon_job_progress_cb(MsQueue *queue,
 static void
 ms_daemon_job_finished_cb(MsQueue *queue, MsJob *job, MsDaemon *self)
 {
+	ms_daemon_flush_job_properties(self, job);
 	if (ms_job_get_state(job) == MS_JOB_STATE_SENT) {
 		ms_daemon_emit(self,
 			       "Sent",
@@ -1777,6 +1845,10 @@ ms_daemon_init(MsDaemon *self)
 {
 	self->job_ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	self->job_notify_ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	self->pending_properties = g_hash_table_new_full(g_str_hash,
+							 g_str_equal,
+							 g_free,
+							 (GDestroyNotify)g_ptr_array_unref);
 }
 
 static void
@@ -1784,6 +1856,7 @@ ms_daemon_dispose(GObject *object)
 {
 	MsDaemon *self = MS_DAEMON(object);
 
+	g_clear_handle_id(&self->flush_id, g_source_remove);
 	if (self->queue != NULL)
 		ms_daemon_unregister(self);
 	g_clear_object(&self->config);
@@ -1802,6 +1875,7 @@ ms_daemon_finalize(GObject *object)
 
 	g_hash_table_unref(self->job_ids);
 	g_hash_table_unref(self->job_notify_ids);
+	g_hash_table_unref(self->pending_properties);
 	g_clear_pointer(&self->introspection, g_dbus_node_info_unref);
 	G_OBJECT_CLASS(ms_daemon_parent_class)->finalize(object);
 }

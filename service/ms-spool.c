@@ -283,7 +283,14 @@ ms_spool_create_message(MsSpool *self, const gchar *id, GError **error)
 			    error_local->message);
 		return NULL;
 	}
-	return G_OUTPUT_STREAM(out);
+	/* the composer writes many small pieces: each unbuffered write would be a trip to a
+	 * worker thread */
+	{
+		GOutputStream *buffered =
+		    g_buffered_output_stream_new_sized(G_OUTPUT_STREAM(out), 64 * 1024);
+		g_object_unref(out);
+		return buffered;
+	}
 }
 
 void
