@@ -701,6 +701,33 @@ ms_daemon_method_verify(MsDaemonCall *call_owned)
 	ms_daemon_authorize(g_steal_pointer(&call), ms_daemon_verify_authorized);
 }
 
+/* a complete message from SendRaw, SendRawFd or Notify: counted against the caller's rate
+ * limit, then queued; recipients is NULL-terminated */
+static void
+ms_daemon_submit_bytes(MsDaemonCall *call_owned,
+		       const gchar *sender,
+		       GPtrArray *recipients,
+		       GBytes *bytes)
+{
+	g_autoptr(MsDaemonCall) call = call_owned;
+	MsDaemon *self = call->self;
+	MsAccount *account = call->account;
+	GError *error = NULL;
+
+	if (!ms_authority_take_rate_token(self->authority, call->caller, account, &error)) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	ms_queue_submit_async(self->queue,
+			      account,
+			      sender,
+			      (const gchar *const *)recipients->pdata,
+			      bytes,
+			      NULL,
+			      ms_daemon_submit_cb,
+			      g_steal_pointer(&call));
+}
+
 /* ---- SendRaw, SendRawFd ---- */
 
 /* a complete message handed over as it is; larger ones are refused rather than buffered */
@@ -805,18 +832,7 @@ ms_daemon_raw_submit(MsDaemonCall *call_owned, GBytes *input)
 		ms_daemon_return_error(call, error);
 		return;
 	}
-	if (!ms_authority_take_rate_token(self->authority, call->caller, account, &error)) {
-		ms_daemon_return_error(call, error);
-		return;
-	}
-	ms_queue_submit_async(self->queue,
-			      account,
-			      from,
-			      (const gchar *const *)recipients->pdata,
-			      bytes,
-			      NULL,
-			      ms_daemon_submit_cb,
-			      g_steal_pointer(&call));
+	ms_daemon_submit_bytes(g_steal_pointer(&call), from, recipients, bytes);
 }
 
 static void
@@ -1134,18 +1150,7 @@ ms_daemon_notify_authorized(MsDaemonCall *call_owned)
 						      g_variant_new("(o)", path));
 		return;
 	}
-	if (!ms_authority_take_rate_token(self->authority, call->caller, account, &error)) {
-		ms_daemon_return_error(call, error);
-		return;
-	}
-	ms_queue_submit_async(self->queue,
-			      account,
-			      sender,
-			      (const gchar *const *)recipients->pdata,
-			      bytes,
-			      NULL,
-			      ms_daemon_submit_cb,
-			      g_steal_pointer(&call));
+	ms_daemon_submit_bytes(g_steal_pointer(&call), sender, recipients, bytes);
 }
 
 static void

@@ -131,6 +131,8 @@ static void
 ms_queue_job_added(MsQueue *self, MsJob *job);
 static void
 ms_queue_finish_job(MsQueue *self, MsQueueEntry *entry, MsJobState state, const GError *error);
+static void
+ms_queue_check_stopped(MsQueue *self);
 
 static MsQueueEntry *
 ms_queue_add_job(MsQueue *self, MsJob *job)
@@ -157,6 +159,7 @@ ms_queue_commit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	if (!ms_spool_commit_finish(MS_SPOOL(source), res, &error)) {
 		g_warning("%s", error->message);
 		g_task_return_error(task, g_steal_pointer(&error));
+		ms_queue_check_stopped(self);
 		return;
 	}
 	g_info("job %s queued: %" G_GUINT64_FORMAT " bytes for %u recipient(s)",
@@ -166,6 +169,7 @@ ms_queue_commit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	ms_queue_add_job(self, job);
 	ms_queue_schedule_kick(self);
 	g_task_return_pointer(task, g_object_ref(job), g_object_unref);
+	ms_queue_check_stopped(self);
 }
 
 /* message NULL: it was written with ms_queue_prepare() already */
@@ -353,6 +357,7 @@ ms_queue_commit_reserved_cb(GObject *source, GAsyncResult *res, gpointer user_da
 	entry->held = FALSE;
 	ms_queue_schedule_kick(self);
 	g_task_return_boolean(task, TRUE);
+	ms_queue_check_stopped(self);
 }
 
 void
@@ -440,8 +445,8 @@ ms_queue_finish_job(MsQueue *self, MsQueueEntry *entry, MsJobState state, const 
 
 	g_clear_handle_id(&entry->retry_id, g_source_remove);
 	ms_job_set_next_attempt(job, 0);
-	if (error != NULL)
-		ms_job_set_error(job, error);
+	/* a job that went out in the end shows no error of an earlier attempt */
+	ms_job_set_error(job, state == MS_JOB_STATE_SENT ? NULL : error);
 	ms_job_set_state(job, state);
 	ms_queue_retire_files(self, job);
 	if (state == MS_JOB_STATE_SENT)
@@ -663,6 +668,9 @@ ms_queue_check_stopped(MsQueue *self)
 	gpointer value;
 
 	if (self->stop_task == NULL)
+		return;
+	/* an accepted message, or a Notify digest flushed at shutdown, is still being written */
+	if (ms_spool_is_busy(self->spool))
 		return;
 	g_hash_table_iter_init(&iter, self->entries);
 	while (g_hash_table_iter_next(&iter, NULL, &value)) {

@@ -197,6 +197,8 @@ ms_spool_group_commit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	MsSpool *self = MS_SPOOL(source);
 	GPtrArray *batch = g_task_get_task_data(G_TASK(res));
 
+	/* before the callbacks: they may ask ms_spool_is_busy() or commit again */
+	self->writing = FALSE;
 	for (guint i = 0; i < batch->len; i++) {
 		MsSpoolCommit *commit = g_ptr_array_index(batch, i);
 		if (commit->error != NULL) {
@@ -209,9 +211,15 @@ ms_spool_group_commit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 		}
 		g_task_return_boolean(commit->task, TRUE);
 	}
-	self->writing = FALSE;
-	if (self->pending->len > 0)
+	if (!self->writing && self->pending->len > 0)
 		ms_spool_start_group_commit(self);
+}
+
+gboolean
+ms_spool_is_busy(MsSpool *self)
+{
+	g_return_val_if_fail(MS_IS_SPOOL(self), FALSE);
+	return self->writing || self->pending->len > 0;
 }
 
 static void

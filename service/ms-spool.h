@@ -48,6 +48,9 @@ ms_spool_commit_async(MsSpool *self,
 		      gpointer user_data);
 gboolean
 ms_spool_commit_finish(MsSpool *self, GAsyncResult *res, GError **error);
+/* a commit is being written or waits to be: a shutdown waits for it */
+gboolean
+ms_spool_is_busy(MsSpool *self);
 
 /* rewrites the envelope of a committed job (attempt counts): not flushed, a crash may lose the
  * update but never the job */

@@ -2080,6 +2080,43 @@ test_verify_starttls_and_wrong_host(void)
 	g_assert_nonnull(strstr(error->message, "check host="));
 }
 
+/* SIGTERM while a digest window is open: the digest is written before the daemon exits and
+ * goes out after the restart, under the path its callers were given */
+static void
+test_notify_digest_survives_sigterm(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autofree gchar *first = NULL;
+	g_autofree gchar *digest = NULL;
+
+	g_assert_no_error(error);
+	conf =
+	    make_conf(server, "security=none\nnotify-to=admin@example.test\nnotify-coalesce=600\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	first = notify_sync(daemon, "backup failed", "{}", &error);
+	g_assert_no_error(error);
+	digest = notify_sync(daemon, "backup failed", "{}", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(digest, !=, first);
+	g_assert_true(ms_test_signals_wait_finished(signals, first, WAIT_MS));
+	g_assert_cmpint(ms_test_daemon_stop(daemon), ==, 0);
+	g_assert_true(ms_test_daemon_restart(daemon, &error));
+	g_assert_no_error(error);
+	g_assert_true(ms_test_signals_wait_finished(signals, digest, WAIT_MS));
+	g_assert_true(g_str_has_prefix(ms_test_signals_get_result(signals, digest), "Sent 250"));
+	mails = ms_test_server_wait_for_messages(server, 2, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 2);
+	g_assert_true(bytes_contain(((MsTestMail *)g_ptr_array_index(mails, 1))->eml,
+				    "Subject: backup failed (repeated 1 time)"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2146,5 +2183,7 @@ main(int argc, char **argv)
 			test_some_recipients_deferred);
 	g_test_add_func("/mail-sender/daemon/verify-starttls-and-wrong-host",
 			test_verify_starttls_and_wrong_host);
+	g_test_add_func("/mail-sender/daemon/notify-digest-survives-sigterm",
+			test_notify_digest_survives_sigterm);
 	return g_test_run();
 }
