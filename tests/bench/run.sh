@@ -88,7 +88,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # the test certificates: built by meson with the tests; generated here when tests are off
-certs=$build_dir/tests
+certs=$(cd "$build_dir/tests" 2>/dev/null && pwd) || certs=$build_dir/tests
 if [ ! -f "$certs/server-chain.pem" ] || [ ! -f "$certs/server-key.pem" ] ||
 	[ ! -f "$certs/ca.pem" ]; then
 	certs=$tmp/certs
