@@ -502,3 +502,72 @@ ms_authority_class_init(MsAuthorityClass *klass)
 	object_class->dispose = ms_authority_dispose;
 	object_class->finalize = ms_authority_finalize;
 }
+
+static void
+ms_authority_uid_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GTask) task = G_TASK(user_data);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) ret = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, &error);
+	guint32 uid = 0;
+
+	if (ret == NULL) {
+		g_task_return_new_error(task,
+					MS_ERROR,
+					MS_ERROR_NOT_AUTHORIZED,
+					_("Cannot identify the caller: %s"),
+					error->message);
+		return;
+	}
+	g_variant_get(ret, "(u)", &uid);
+	g_task_return_int(task, uid);
+}
+
+void
+ms_authority_get_uid_async(MsAuthority *self,
+			   const gchar *sender,
+			   GAsyncReadyCallback callback,
+			   gpointer user_data)
+{
+	g_autoptr(GTask) task = NULL;
+
+	g_return_if_fail(MS_IS_AUTHORITY(self));
+	g_return_if_fail(sender != NULL);
+
+	task = g_task_new(self, NULL, callback, user_data);
+	g_task_set_source_tag(task, ms_authority_get_uid_async);
+	g_dbus_connection_call(self->connection,
+			       "org.freedesktop.DBus",
+			       "/org/freedesktop/DBus",
+			       "org.freedesktop.DBus",
+			       "GetConnectionUnixUser",
+			       g_variant_new("(s)", sender),
+			       G_VARIANT_TYPE("(u)"),
+			       G_DBUS_CALL_FLAGS_NONE,
+			       -1,
+			       NULL,
+			       ms_authority_uid_cb,
+			       g_steal_pointer(&task));
+}
+
+gboolean
+ms_authority_get_uid_finish(MsAuthority *self, GAsyncResult *res, guint32 *uid, GError **error)
+{
+	gssize value;
+
+	g_return_val_if_fail(g_task_is_valid(res, self), FALSE);
+	value = g_task_propagate_int(G_TASK(res), error);
+	if (value < 0)
+		return FALSE;
+	*uid = (guint32)value;
+	return TRUE;
+}
+
+/* on the system bus a job is its submitter's and root's; on the session bus everybody on the
+ * bus is the same user */
+gboolean
+ms_authority_may_manage_job(MsAuthority *self, guint32 caller_uid, guint32 owner_uid)
+{
+	g_return_val_if_fail(MS_IS_AUTHORITY(self), FALSE);
+	return !self->system_bus || caller_uid == 0 || caller_uid == owner_uid;
+}

@@ -51,4 +51,16 @@ ms_authority_take_rate_token(MsAuthority *self,
 			     MsAccount *account,
 			     GError **error);
 
+/* the caller's uid, asked of the bus */
+void
+ms_authority_get_uid_async(MsAuthority *self,
+			   const gchar *sender,
+			   GAsyncReadyCallback callback,
+			   gpointer user_data);
+gboolean
+ms_authority_get_uid_finish(MsAuthority *self, GAsyncResult *res, guint32 *uid, GError **error);
+/* may the caller see and cancel a job submitted by owner_uid? */
+gboolean
+ms_authority_may_manage_job(MsAuthority *self, guint32 caller_uid, guint32 owner_uid);
+
 G_END_DECLS

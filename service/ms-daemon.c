@@ -495,6 +495,7 @@ ms_daemon_spool_closed_cb(GObject *source, GAsyncResult *res, gpointer user_data
 	MsAccount *account = spooling->call->account;
 	g_autoptr(GPtrArray) recipients = NULL;
 	g_autoptr(GError) error = NULL;
+	guint32 owner;
 
 	if (!g_output_stream_close_finish(G_OUTPUT_STREAM(source), res, &error)) {
 		ms_daemon_spooling_fail(spooling,
@@ -506,9 +507,12 @@ ms_daemon_spool_closed_cb(GObject *source, GAsyncResult *res, gpointer user_data
 	}
 	recipients = ms_message_get_recipients(spooling->message);
 	g_ptr_array_add(recipients, NULL);
+	/* not from spooling->call in the argument list: it is stolen there */
+	owner = spooling->call->caller->uid;
 	ms_queue_submit_prepared_async(
 	    self->queue,
 	    spooling->id,
+	    owner,
 	    account,
 	    ms_address_get_addr_spec(ms_message_get_from(spooling->message)),
 	    (const gchar *const *)recipients->pdata,
@@ -713,12 +717,16 @@ ms_daemon_submit_bytes(MsDaemonCall *call_owned,
 	MsDaemon *self = call->self;
 	MsAccount *account = call->account;
 	GError *error = NULL;
+	guint32 owner;
 
 	if (!ms_authority_take_rate_token(self->authority, call->caller, account, &error)) {
 		ms_daemon_return_error(call, error);
 		return;
 	}
+	/* not call->caller in the argument list: g_steal_pointer(&call) may run first */
+	owner = call->caller->uid;
 	ms_queue_submit_async(self->queue,
+			      owner,
 			      account,
 			      sender,
 			      (const gchar *const *)recipients->pdata,
@@ -1276,19 +1284,40 @@ ms_daemon_method_get_accounts(MsDaemonCall *call_owned)
 }
 
 static void
+ms_daemon_get_jobs_uid_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(MsDaemonCall) call = user_data;
+	g_autoptr(GPtrArray) jobs = ms_queue_get_jobs(call->self->queue);
+	GVariantBuilder builder;
+	GError *error = NULL;
+	guint32 uid = 0;
+
+	if (!ms_authority_get_uid_finish(MS_AUTHORITY(source), res, &uid, &error)) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	/* on the system bus a caller sees its own jobs; root sees all */
+	g_variant_builder_init(&builder, G_VARIANT_TYPE("ao"));
+	for (guint i = 0; i < jobs->len; i++) {
+		MsJob *job = g_ptr_array_index(jobs, i);
+		if (ms_authority_may_manage_job(call->self->authority, uid, ms_job_get_owner(job)))
+			g_variant_builder_add(&builder, "o", ms_job_get_object_path(job));
+	}
+	g_dbus_method_invocation_return_value(g_steal_pointer(&call->invocation),
+					      g_variant_new("(ao)", &builder));
+}
+
+static void
 ms_daemon_method_get_jobs(MsDaemonCall *call_owned)
 {
 	g_autoptr(MsDaemonCall) call = call_owned;
-	g_autoptr(GPtrArray) jobs = ms_queue_get_jobs(call->self->queue);
-	GVariantBuilder builder;
+	MsDaemon *self = call->self;
+	const gchar *sender = g_dbus_method_invocation_get_sender(call->invocation);
 
-	g_variant_builder_init(&builder, G_VARIANT_TYPE("ao"));
-	for (guint i = 0; i < jobs->len; i++)
-		g_variant_builder_add(&builder,
-				      "o",
-				      ms_job_get_object_path(g_ptr_array_index(jobs, i)));
-	g_dbus_method_invocation_return_value(g_steal_pointer(&call->invocation),
-					      g_variant_new("(ao)", &builder));
+	ms_authority_get_uid_async(self->authority,
+				   sender,
+				   ms_daemon_get_jobs_uid_cb,
+				   g_steal_pointer(&call));
 }
 
 /* a handler owns the call: it answers the invocation and frees the call, now or later */
@@ -1372,6 +1401,42 @@ ms_daemon_job_for_path(MsDaemon *self, const gchar *object_path)
 }
 
 static void
+ms_daemon_cancel_uid_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(MsDaemonCall) call = user_data;
+	MsDaemon *self = call->self;
+	const gchar *path = g_dbus_method_invocation_get_object_path(call->invocation);
+	MsJob *job = ms_daemon_job_for_path(self, path);
+	GError *error = NULL;
+	guint32 uid = 0;
+
+	if (!ms_authority_get_uid_finish(MS_AUTHORITY(source), res, &uid, &error)) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	if (job == NULL) {
+		ms_daemon_return_error(
+		    call,
+		    g_error_new(MS_ERROR, MS_ERROR_NO_SUCH_JOB, _("No such job: %s"), path));
+		return;
+	}
+	if (!ms_authority_may_manage_job(self->authority, uid, ms_job_get_owner(job))) {
+		ms_daemon_return_error(call,
+				       g_error_new(MS_ERROR,
+						   MS_ERROR_NOT_AUTHORIZED,
+						   _("Only the user who sent job %s, or root, may "
+						     "cancel it"),
+						   ms_job_get_id(job)));
+		return;
+	}
+	if (!ms_queue_cancel(self->queue, job, &error)) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	g_dbus_method_invocation_return_value(g_steal_pointer(&call->invocation), NULL);
+}
+
+static void
 ms_daemon_job_method_call(GDBusConnection *connection,
 			  const gchar *sender,
 			  const gchar *object_path,
@@ -1383,7 +1448,6 @@ ms_daemon_job_method_call(GDBusConnection *connection,
 {
 	MsDaemon *self = MS_DAEMON(user_data);
 	g_autoptr(MsDaemonCall) call = g_new0(MsDaemonCall, 1);
-	GError *error = NULL;
 	MsJob *job;
 
 	call->self = g_object_ref(self);
@@ -1397,11 +1461,10 @@ ms_daemon_job_method_call(GDBusConnection *connection,
 		return;
 	}
 	if (g_str_equal(method_name, "Cancel")) {
-		if (!ms_queue_cancel(self->queue, job, &error)) {
-			ms_daemon_return_error(call, error);
-			return;
-		}
-		g_dbus_method_invocation_return_value(g_steal_pointer(&call->invocation), NULL);
+		ms_authority_get_uid_async(self->authority,
+					   sender,
+					   ms_daemon_cancel_uid_cb,
+					   g_steal_pointer(&call));
 		return;
 	}
 	g_dbus_method_invocation_return_error(g_steal_pointer(&call->invocation),

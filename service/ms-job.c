@@ -15,6 +15,7 @@ struct _MsJob {
 	gchar *sender;
 	GStrv recipients;
 	gint64 created;
+	guint32 owner; /* uid of the caller that submitted it, MS_JOB_OWNER_NONE if none */
 	MsJobState state;
 	guint64 bytes_sent;
 	guint64 bytes_total;
@@ -110,6 +111,20 @@ ms_job_new(const gchar *id,
 	self->bytes_total = bytes_total;
 	self->created = created;
 	return self;
+}
+
+guint32
+ms_job_get_owner(MsJob *self)
+{
+	g_return_val_if_fail(MS_IS_JOB(self), MS_JOB_OWNER_NONE);
+	return self->owner;
+}
+
+void
+ms_job_set_owner(MsJob *self, guint32 owner)
+{
+	g_return_if_fail(MS_IS_JOB(self));
+	self->owner = owner;
 }
 
 const gchar *
@@ -398,6 +413,7 @@ ms_job_get_property(GObject *object, guint prop_id, GValue *value, GParamSpec *p
 static void
 ms_job_init(MsJob *self)
 {
+	self->owner = MS_JOB_OWNER_NONE;
 	self->cancellable = g_cancellable_new();
 }
 

@@ -38,6 +38,13 @@ ms_job_new(const gchar *id,
 	   guint64 bytes_total,
 	   gint64 created);
 
+/* who may cancel it besides root: the uid that submitted it */
+#define MS_JOB_OWNER_NONE G_MAXUINT32
+guint32
+ms_job_get_owner(MsJob *self);
+void
+ms_job_set_owner(MsJob *self, guint32 owner);
+
 const gchar *
 ms_job_get_id(MsJob *self);
 const gchar *

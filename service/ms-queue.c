@@ -22,7 +22,8 @@
 /* what the queue knows about a job beyond its exported state */
 typedef struct {
 	MsJob *job;
-	GBytes *message; /* only while an attempt runs */
+	GInputStream *message; /* the spool file, only while an attempt runs */
+	guint64 message_size;
 	guint retry_id;
 	guint remove_id;
 	gboolean active;
@@ -86,7 +87,7 @@ ms_queue_entry_free(MsQueueEntry *entry)
 {
 	g_clear_handle_id(&entry->retry_id, g_source_remove);
 	g_clear_handle_id(&entry->remove_id, g_source_remove);
-	g_clear_pointer(&entry->message, g_bytes_unref);
+	g_clear_object(&entry->message);
 	g_clear_object(&entry->job);
 	g_free(entry);
 }
@@ -106,6 +107,7 @@ ms_queue_envelope_to_data(MsJob *job, const gchar *error_name, const gchar *erro
 	g_key_file_set_int64(kf, "job", "created", ms_job_get_created(job));
 	g_key_file_set_uint64(kf, "job", "size", ms_job_get_bytes_total(job));
 	g_key_file_set_uint64(kf, "job", "attempts", ms_job_get_attempts(job));
+	g_key_file_set_uint64(kf, "job", "owner", ms_job_get_owner(job));
 	if (error_name != NULL) {
 		g_key_file_set_string(kf, "failure", "error", error_name);
 		g_key_file_set_string(kf, "failure", "message", error_message);
@@ -176,6 +178,7 @@ ms_queue_commit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 static void
 ms_queue_submit_common(MsQueue *self,
 		       const gchar *id_prepared,
+		       guint32 owner,
 		       MsAccount *account,
 		       const gchar *sender,
 		       const gchar *const *recipients,
@@ -209,6 +212,7 @@ ms_queue_submit_common(MsQueue *self,
 			 recipients,
 			 size,
 			 g_get_real_time() / G_USEC_PER_SEC);
+	ms_job_set_owner(job, owner);
 	g_task_set_task_data(task, job, g_object_unref);
 	envelope = ms_queue_envelope_to_data(job, NULL, NULL);
 	/* once started, the commit finishes even if the caller goes away: the job is then
@@ -223,6 +227,7 @@ ms_queue_submit_common(MsQueue *self,
 
 void
 ms_queue_submit_async(MsQueue *self,
+		      guint32 owner,
 		      MsAccount *account,
 		      const gchar *sender,
 		      const gchar *const *recipients,
@@ -239,6 +244,7 @@ ms_queue_submit_async(MsQueue *self,
 
 	ms_queue_submit_common(self,
 			       NULL,
+			       owner,
 			       account,
 			       sender,
 			       recipients,
@@ -283,6 +289,7 @@ ms_queue_discard_prepared(MsQueue *self, const gchar *id)
 void
 ms_queue_submit_prepared_async(MsQueue *self,
 			       const gchar *id,
+			       guint32 owner,
 			       MsAccount *account,
 			       const gchar *sender,
 			       const gchar *const *recipients,
@@ -299,6 +306,7 @@ ms_queue_submit_prepared_async(MsQueue *self,
 
 	ms_queue_submit_common(self,
 			       id,
+			       owner,
 			       account,
 			       sender,
 			       recipients,
@@ -696,7 +704,7 @@ ms_queue_attempt_result(MsDelivery *delivery, MsSmtpResult *result, GError *erro
 
 	entry->active = FALSE;
 	ms_queue_account_state(self, ms_account_get_name(account))->active--;
-	g_clear_pointer(&entry->message, g_bytes_unref);
+	g_clear_object(&entry->message);
 	if (error != NULL && delivery->client != NULL) {
 		const gchar *last = ms_smtp_client_get_last_reply(delivery->client);
 		if (last != NULL && last[0] != '\0')
@@ -864,13 +872,14 @@ ms_queue_start_transaction(MsDelivery *delivery)
 {
 	MsJob *job = delivery->entry->job;
 
-	ms_smtp_client_transaction_async(delivery->client,
-					 ms_job_get_sender(job),
-					 ms_job_get_recipients(job),
-					 delivery->entry->message,
-					 ms_job_get_cancellable(job),
-					 ms_queue_transaction_cb,
-					 delivery);
+	ms_smtp_client_transaction_stream_async(delivery->client,
+						ms_job_get_sender(job),
+						ms_job_get_recipients(job),
+						delivery->entry->message,
+						delivery->entry->message_size,
+						ms_job_get_cancellable(job),
+						ms_queue_transaction_cb,
+						delivery);
 }
 
 static void
@@ -932,7 +941,9 @@ ms_queue_start_attempt(MsQueue *self, MsQueueEntry *entry, MsAccount *account)
 	MsJob *job = entry->job;
 	MsDelivery *delivery = g_new0(MsDelivery, 1);
 	g_autofree gchar *msg_path = ms_spool_get_message_path(self->spool, ms_job_get_id(job));
-	g_autoptr(GMappedFile) mapped = NULL;
+	g_autoptr(GFile) file = g_file_new_for_path(msg_path);
+	g_autoptr(GFileInputStream) input = NULL;
+	g_autoptr(GFileInfo) info = NULL;
 	g_autoptr(GError) error = NULL;
 	MsSmtpClient *client;
 
@@ -950,9 +961,16 @@ ms_queue_start_attempt(MsQueue *self, MsQueueEntry *entry, MsAccount *account)
 		ms_job_get_attempts(job),
 		ms_account_get_name(account));
 
-	/* mapped, not read: the message goes from the page cache to the socket in chunks */
-	mapped = g_mapped_file_new(msg_path, FALSE, &error);
-	if (mapped == NULL) {
+	/* read in 64 KiB chunks as it is sent, not mapped: mapped pages once read stay in the
+	 * daemon's RSS, so a 50 MiB message would grow it by 50 MiB */
+	input = g_file_read(file, NULL, &error);
+	if (input != NULL) {
+		info = g_file_input_stream_query_info(input,
+						      G_FILE_ATTRIBUTE_STANDARD_SIZE,
+						      NULL,
+						      &error);
+	}
+	if (info == NULL) {
 		g_autoptr(MsDelivery) owned = delivery;
 		ms_queue_attempt_done(owned,
 				      NULL,
@@ -962,7 +980,8 @@ ms_queue_start_attempt(MsQueue *self, MsQueueEntry *entry, MsAccount *account)
 						  error->message));
 		return;
 	}
-	entry->message = g_mapped_file_get_bytes(mapped);
+	entry->message = G_INPUT_STREAM(g_steal_pointer(&input));
+	entry->message_size = g_file_info_get_size(info);
 
 	client = ms_queue_session_take(self, account);
 	if (client != NULL) {
@@ -1110,6 +1129,10 @@ ms_queue_recover_job(MsQueue *self, const gchar *id, GError **error)
 			 (guint64)st.st_size,
 			 g_key_file_get_int64(kf, "job", "created", NULL));
 	ms_job_set_attempts(job, (guint)g_key_file_get_uint64(kf, "job", "attempts", NULL));
+	ms_job_set_owner(job,
+			 g_key_file_has_key(kf, "job", "owner", NULL)
+			     ? (guint32)g_key_file_get_uint64(kf, "job", "owner", NULL)
+			     : MS_JOB_OWNER_NONE);
 	g_info("recovered job %s from the spool", id);
 	ms_queue_add_job(self, job);
 	return TRUE;

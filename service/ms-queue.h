@@ -38,8 +38,10 @@ ms_queue_start(MsQueue *self);
 void
 ms_queue_set_config(MsQueue *self, MsConfig *config);
 
+/* owner: the uid of the caller, who may cancel the job (MS_JOB_OWNER_NONE: root only) */
 void
 ms_queue_submit_async(MsQueue *self,
+		      guint32 owner,
 		      MsAccount *account,
 		      const gchar *sender,
 		      const gchar *const *recipients,
@@ -57,6 +59,7 @@ ms_queue_discard_prepared(MsQueue *self, const gchar *id);
 void
 ms_queue_submit_prepared_async(MsQueue *self,
 			       const gchar *id,
+			       guint32 owner,
 			       MsAccount *account,
 			       const gchar *sender,
 			       const gchar *const *recipients,

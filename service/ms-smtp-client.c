@@ -103,7 +103,8 @@ typedef struct {
 	gchar *envelope_from;
 	gchar **recipients;
 	guint n_recipients;
-	GBytes *message;
+	GInputStream *input;	 /* the message, read in chunks as it is sent */
+	guint64 size;		 /* bytes of it to send, as announced with SIZE= */
 	const gchar *size_param; /* of the SIZE extension, NULL if not offered */
 	gboolean all_or_nothing; /* send: one refused recipient fails it all */
 	guint n_sent;		 /* commands written */
@@ -117,7 +118,7 @@ typedef struct {
 	MsSmtpClientRefusal *rcpt_first_deferred; /* the first one refused with 4xx */
 	GError *failure; /* the transaction failed: returned once RSET is done */
 	MsDotStuffer stuffer;
-	gsize data_offset; /* bytes of message consumed */
+	guint64 consumed; /* bytes of input read and dot-stuffed */
 	GByteArray *chunk;
 	MsSmtpResult *result;
 } MsSmtpClientHelper;
@@ -166,7 +167,7 @@ ms_smtp_client_helper_free(MsSmtpClientHelper *helper)
 	if (helper->chunk != NULL)
 		g_byte_array_unref(helper->chunk);
 	g_clear_pointer(&helper->result, ms_smtp_result_free);
-	g_clear_pointer(&helper->message, g_bytes_unref);
+	g_clear_object(&helper->input);
 	g_strfreev(helper->recipients);
 	g_free(helper->envelope_from);
 	g_object_unref(helper->self);
@@ -706,9 +707,9 @@ static gchar *
 ms_smtp_client_transaction_line(MsSmtpClientHelper *helper, guint i)
 {
 	if (i == 0 && helper->size_param != NULL) {
-		return g_strdup_printf("MAIL FROM:<%s> SIZE=%" G_GSIZE_FORMAT,
+		return g_strdup_printf("MAIL FROM:<%s> SIZE=%" G_GUINT64_FORMAT,
 				       helper->envelope_from,
-				       g_bytes_get_size(helper->message));
+				       helper->size);
 	}
 	if (i == 0)
 		return g_strdup_printf("MAIL FROM:<%s>", helper->envelope_from);
@@ -855,14 +856,13 @@ ms_smtp_client_data_end_cb(GTask *task)
 }
 
 static void
-ms_smtp_client_write_chunk(GTask *task);
+ms_smtp_client_read_chunk(GTask *task);
 
 static void
 ms_smtp_client_write_chunk_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	GTask *task = G_TASK(user_data);
 	MsSmtpClientHelper *helper = g_task_get_task_data(task);
-	gsize total = g_bytes_get_size(helper->message);
 	g_autoptr(GError) error_local = NULL;
 
 	if (!g_output_stream_write_all_finish(G_OUTPUT_STREAM(source), res, NULL, &error_local)) {
@@ -872,32 +872,30 @@ ms_smtp_client_write_chunk_cb(GObject *source, GAsyncResult *res, gpointer user_
 	}
 	ms_smtp_client_emit_progress(helper->self,
 				     MS_SMTP_STAGE_SENDING,
-				     helper->data_offset,
-				     total);
-	if (helper->data_offset < total) {
-		ms_smtp_client_write_chunk(task);
+				     helper->consumed,
+				     helper->size);
+	if (helper->consumed < helper->size) {
+		ms_smtp_client_read_chunk(task);
 		return;
 	}
-	g_debug("C: <message, %" G_GSIZE_FORMAT " bytes>", total);
+	g_debug("C: <message, %" G_GUINT64_FORMAT " bytes>", helper->size);
 	/* the whole message is out: whether it is accepted is up to the server now, and only
 	 * its reply tells; cancelling would turn a delivered message into a failed one */
 	helper->uncancellable = TRUE;
 	ms_smtp_client_read_reply(task, "DATA", ms_smtp_client_data_end_cb);
 }
 
-/* the message goes through the dot-stuffer in chunks, so a large one is never copied whole */
+/* dot-stuffs data (the last of the message once consumed reaches size) and writes it; the
+ * next chunk is read only once this one is written, so at most one chunk is in memory */
 static void
-ms_smtp_client_write_chunk(GTask *task)
+ms_smtp_client_write_chunk(GTask *task, const guint8 *data, gsize len)
 {
 	MsSmtpClientHelper *helper = g_task_get_task_data(task);
-	gsize total = 0;
-	const guint8 *data = g_bytes_get_data(helper->message, &total);
-	gsize len = MIN(MS_SMTP_CLIENT_CHUNK_SIZE, total - helper->data_offset);
 
 	g_byte_array_set_size(helper->chunk, 0);
-	ms_dot_stuffer_feed(&helper->stuffer, data + helper->data_offset, len, helper->chunk);
-	helper->data_offset += len;
-	if (helper->data_offset == total)
+	ms_dot_stuffer_feed(&helper->stuffer, data, len, helper->chunk);
+	helper->consumed += len;
+	if (helper->consumed == helper->size)
 		ms_dot_stuffer_finish(&helper->stuffer, helper->chunk);
 	g_output_stream_write_all_async(g_io_stream_get_output_stream(helper->self->stream),
 					helper->chunk->data,
@@ -908,18 +906,81 @@ ms_smtp_client_write_chunk(GTask *task)
 					task);
 }
 
+/* the message cannot be read: the server has part of it, and must never get the final dot
+ * that would make a truncated message a delivered one, so the connection is dropped */
+static void
+ms_smtp_client_read_chunk_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	GTask *task = G_TASK(user_data);
+	MsSmtpClientHelper *helper = g_task_get_task_data(task);
+	g_autoptr(GError) error_local = NULL;
+	g_autoptr(GBytes) bytes = NULL;
+	const guint8 *data = NULL;
+	gsize len = 0;
+
+	bytes = g_input_stream_read_bytes_finish(G_INPUT_STREAM(source), res, &error_local);
+	if (bytes == NULL && g_error_matches(error_local, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+		ms_smtp_client_return_error(task, g_steal_pointer(&error_local));
+		return;
+	}
+	if (bytes == NULL) {
+		ms_smtp_client_return_error(
+		    task,
+		    g_error_new(MS_ERROR,
+				MS_ERROR_STORAGE,
+				_("cannot read the message from the spool: %s"),
+				error_local->message));
+		return;
+	}
+	data = g_bytes_get_data(bytes, &len);
+	if (len == 0) {
+		ms_smtp_client_return_error(
+		    task,
+		    g_error_new(MS_ERROR,
+				MS_ERROR_STORAGE,
+				/* PRIu64, not GLib's format macros: xgettext understands only it */
+				_("cannot read the message from the spool: it ends after %" PRIu64
+				  " of %" PRIu64 " bytes"),
+				(guint64)helper->consumed,
+				(guint64)helper->size));
+		return;
+	}
+	ms_smtp_client_write_chunk(task, data, len);
+}
+
+/* reads the next chunk of the message; a read may return less than asked (a pipe), which is
+ * fine, only the end of the input before size bytes is not */
+static void
+ms_smtp_client_read_chunk(GTask *task)
+{
+	MsSmtpClientHelper *helper = g_task_get_task_data(task);
+	guint64 remaining = helper->size - helper->consumed;
+
+	g_input_stream_read_bytes_async(helper->input,
+					(gsize)MIN(remaining, MS_SMTP_CLIENT_CHUNK_SIZE),
+					G_PRIORITY_DEFAULT,
+					ms_smtp_client_cancellable(task),
+					ms_smtp_client_read_chunk_cb,
+					task);
+}
+
 static void
 ms_smtp_client_transaction_data(GTask *task)
 {
 	MsSmtpClientHelper *helper = g_task_get_task_data(task);
-	gsize total = g_bytes_get_size(helper->message);
 
 	ms_dot_stuffer_init(&helper->stuffer);
-	helper->data_offset = 0;
+	helper->consumed = 0;
 	/* room for a chunk and some dot-stuffing; it grows if a chunk needs more */
-	helper->chunk = g_byte_array_sized_new(MIN(total, MS_SMTP_CLIENT_CHUNK_SIZE) + 1024);
+	helper->chunk =
+	    g_byte_array_sized_new((guint)MIN(helper->size, MS_SMTP_CLIENT_CHUNK_SIZE) + 1024);
 	helper->step = "DATA";
-	ms_smtp_client_write_chunk(task);
+	/* an empty message is just the terminator */
+	if (helper->size == 0) {
+		ms_smtp_client_write_chunk(task, NULL, 0);
+		return;
+	}
+	ms_smtp_client_read_chunk(task);
 }
 
 static void
@@ -1930,7 +1991,8 @@ static void
 ms_smtp_client_transaction_start(MsSmtpClient *self,
 				 const gchar *envelope_from,
 				 const gchar *const *recipients,
-				 GBytes *message,
+				 GInputStream *message,
+				 guint64 size,
 				 gboolean all_or_nothing,
 				 GCancellable *cancellable,
 				 GAsyncReadyCallback callback,
@@ -1938,17 +2000,17 @@ ms_smtp_client_transaction_start(MsSmtpClient *self,
 {
 	g_autoptr(GTask) task = NULL;
 	MsSmtpClientHelper *helper = ms_smtp_client_helper_new(self);
-	gsize size = g_bytes_get_size(message);
 	GError *error = NULL;
 
 	helper->envelope_from = g_strdup(envelope_from != NULL ? envelope_from : "");
 	helper->recipients = g_strdupv((gchar **)recipients);
 	helper->n_recipients = recipients != NULL ? g_strv_length((gchar **)recipients) : 0;
-	helper->message = g_bytes_ref(message);
+	helper->input = g_object_ref(message);
+	helper->size = size;
 	helper->all_or_nothing = all_or_nothing;
 	helper->result = ms_smtp_result_new();
 	task = ms_smtp_client_task_new(self, helper, cancellable, callback, user_data);
-	g_task_set_source_tag(task, ms_smtp_client_transaction_async);
+	g_task_set_source_tag(task, ms_smtp_client_transaction_stream_async);
 
 	if (self->busy) {
 		g_task_return_new_error(task,
@@ -1990,9 +2052,9 @@ ms_smtp_client_transaction_start(MsSmtpClient *self,
 			    /* PRIu64, not GLib's format macros: xgettext understands only it */
 			    _("the message (%" PRIu64
 			      " bytes) is larger than the limit of %s (%" PRIu64 " bytes)"),
-			    (guint64)size,
+			    size,
 			    self->server,
-			    (guint64)limit);
+			    limit);
 			return;
 		}
 	}
@@ -2000,6 +2062,30 @@ ms_smtp_client_transaction_start(MsSmtpClient *self,
 	self->busy = TRUE;
 	ms_smtp_client_emit_progress(self, MS_SMTP_STAGE_SENDING, 0, size);
 	ms_smtp_client_transaction_send(g_steal_pointer(&task));
+}
+
+void
+ms_smtp_client_transaction_stream_async(MsSmtpClient *self,
+					const gchar *envelope_from,
+					const gchar *const *recipients,
+					GInputStream *message,
+					guint64 size,
+					GCancellable *cancellable,
+					GAsyncReadyCallback callback,
+					gpointer user_data)
+{
+	g_return_if_fail(MS_IS_SMTP_CLIENT(self));
+	g_return_if_fail(G_IS_INPUT_STREAM(message));
+	g_return_if_fail(cancellable == NULL || G_IS_CANCELLABLE(cancellable));
+	ms_smtp_client_transaction_start(self,
+					 envelope_from,
+					 recipients,
+					 message,
+					 size,
+					 FALSE,
+					 cancellable,
+					 callback,
+					 user_data);
 }
 
 void
@@ -2011,17 +2097,22 @@ ms_smtp_client_transaction_async(MsSmtpClient *self,
 				 GAsyncReadyCallback callback,
 				 gpointer user_data)
 {
+	g_autoptr(GInputStream) input = NULL;
+
 	g_return_if_fail(MS_IS_SMTP_CLIENT(self));
 	g_return_if_fail(message != NULL);
 	g_return_if_fail(cancellable == NULL || G_IS_CANCELLABLE(cancellable));
-	ms_smtp_client_transaction_start(self,
-					 envelope_from,
-					 recipients,
-					 message,
-					 FALSE,
-					 cancellable,
-					 callback,
-					 user_data);
+
+	/* one code path: the bytes are read in chunks like a spool file */
+	input = g_memory_input_stream_new_from_bytes(message);
+	ms_smtp_client_transaction_stream_async(self,
+						envelope_from,
+						recipients,
+						input,
+						g_bytes_get_size(message),
+						cancellable,
+						callback,
+						user_data);
 }
 
 MsSmtpResult *
@@ -2141,16 +2232,19 @@ ms_smtp_client_send_open_cb(GObject *source, GAsyncResult *res, gpointer user_da
 	g_autoptr(GTask) task = G_TASK(user_data);
 	MsSmtpClientSend *send = g_task_get_task_data(task);
 	GCancellable *cancellable = g_task_get_cancellable(task);
+	g_autoptr(GInputStream) input = NULL;
 	g_autoptr(GError) error_local = NULL;
 
 	if (!ms_smtp_client_open_finish(self, res, &error_local)) {
 		g_task_return_error(task, g_steal_pointer(&error_local));
 		return;
 	}
+	input = g_memory_input_stream_new_from_bytes(send->message);
 	ms_smtp_client_transaction_start(self,
 					 send->envelope_from,
 					 (const gchar *const *)send->recipients,
-					 send->message,
+					 input,
+					 g_bytes_get_size(send->message),
 					 TRUE,
 					 cancellable,
 					 ms_smtp_client_send_transaction_cb,

@@ -73,8 +73,11 @@ gboolean
 ms_smtp_client_open_finish(MsSmtpClient *self, GAsyncResult *res, GError **error);
 
 /* one transaction on the open session. message: the complete RFC 5322 message with CRLF line
- * ends, not dot-stuffed (e.g. g_mapped_file_get_bytes() of the spool file); it is streamed
- * through the dot-stuffer in 64 KiB chunks, never copied whole.
+ * ends, not dot-stuffed, of exactly size bytes (announced with SIZE= when the server offers
+ * it), e.g. a GFileInputStream of the spool file. It is read from the current position in
+ * chunks of at most 64 KiB, each dot-stuffed and written before the next is read, so memory
+ * stays bounded whatever the size; "progress" counts the bytes read. The stream is read
+ * asynchronously (GIO runs a file stream's reads in a worker thread) and not closed.
  *
  * Returns a result when the server accepted the message for at least one recipient: those
  * refused with 5xx are in result->rejected, those refused with 4xx in result->deferred.
@@ -88,8 +91,21 @@ ms_smtp_client_open_finish(MsSmtpClient *self, GAsyncResult *res, GError **error
  *     is closed (ms_smtp_client_is_open() is FALSE); a server that closed an idle session is
  *     reported as MS_ERROR_CONNECTION before anything is sent
  *   MS_ERROR_INVALID_ARGS  a bad envelope; nothing was sent, the session stays usable
+ *   MS_ERROR_STORAGE  the message could not be read (a read error, or the stream ended before
+ *     size bytes): "cannot read the message from the spool: ..."; the session is closed
+ *     without the final dot, so the server never takes a truncated message
  * Once the whole message is written, the reply to it is awaited even if cancellable fires:
  * the outcome is then the server's, and reporting it is the only truthful answer. */
+void
+ms_smtp_client_transaction_stream_async(MsSmtpClient *self,
+					const gchar *envelope_from,
+					const gchar *const *recipients,
+					GInputStream *message,
+					guint64 size,
+					GCancellable *cancellable,
+					GAsyncReadyCallback callback,
+					gpointer user_data);
+/* the same with the message in memory (read through a GMemoryInputStream) */
 void
 ms_smtp_client_transaction_async(MsSmtpClient *self,
 				 const gchar *envelope_from,
@@ -98,6 +114,7 @@ ms_smtp_client_transaction_async(MsSmtpClient *self,
 				 GCancellable *cancellable,
 				 GAsyncReadyCallback callback,
 				 gpointer user_data);
+/* for both */
 MsSmtpResult *
 ms_smtp_client_transaction_finish(MsSmtpClient *self, GAsyncResult *res, GError **error);
 

@@ -1,9 +1,11 @@
 #include "config.h"
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ms-error.h"
 #include "ms-sasl.h"
@@ -2142,6 +2144,309 @@ ms_test_long_line_func(void)
 	g_assert_cmpuint(ms_test_get_vm_hwm(), <, hwm_before + 4096);
 }
 
+/* the streaming transaction: the message read from a GInputStream of known size */
+
+/* a stream that serves data, then fails like a disk would: EIO after the data */
+#define MS_TEST_TYPE_FAILING_STREAM (ms_test_failing_stream_get_type())
+G_DECLARE_FINAL_TYPE(MsTestFailingStream,
+		     ms_test_failing_stream,
+		     MS_TEST,
+		     FAILING_STREAM,
+		     GInputStream)
+
+struct _MsTestFailingStream {
+	GInputStream parent_instance;
+	GBytes *data;
+	gsize offset;
+};
+
+G_DEFINE_TYPE(MsTestFailingStream, ms_test_failing_stream, G_TYPE_INPUT_STREAM)
+
+static gssize
+ms_test_failing_stream_read(GInputStream *stream,
+			    void *buffer,
+			    gsize count,
+			    GCancellable *cancellable,
+			    GError **error)
+{
+	MsTestFailingStream *self = MS_TEST_FAILING_STREAM(stream);
+	gsize len = 0;
+	const guint8 *data = g_bytes_get_data(self->data, &len);
+	gsize n = MIN(count, len - self->offset);
+
+	if (n == 0) {
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED, "Input/output error");
+		return -1;
+	}
+	memcpy(buffer, data + self->offset, n);
+	self->offset += n;
+	return n;
+}
+
+static void
+ms_test_failing_stream_finalize(GObject *object)
+{
+	MsTestFailingStream *self = MS_TEST_FAILING_STREAM(object);
+
+	g_bytes_unref(self->data);
+	G_OBJECT_CLASS(ms_test_failing_stream_parent_class)->finalize(object);
+}
+
+static void
+ms_test_failing_stream_class_init(MsTestFailingStreamClass *klass)
+{
+	GObjectClass *object_class = G_OBJECT_CLASS(klass);
+	GInputStreamClass *stream_class = G_INPUT_STREAM_CLASS(klass);
+
+	object_class->finalize = ms_test_failing_stream_finalize;
+	stream_class->read_fn = ms_test_failing_stream_read;
+}
+
+static void
+ms_test_failing_stream_init(MsTestFailingStream *self)
+{
+}
+
+static GInputStream *
+ms_test_failing_stream_new(const gchar *data, gsize len)
+{
+	MsTestFailingStream *self = g_object_new(MS_TEST_TYPE_FAILING_STREAM, NULL);
+
+	self->data = g_bytes_new(data, len);
+	return G_INPUT_STREAM(self);
+}
+
+static MsSmtpResult *
+ms_test_transaction_stream(MsSmtpClient *client,
+			   MsTestSession *session,
+			   const gchar *const *recipients,
+			   GInputStream *input,
+			   guint64 size,
+			   GError **error)
+{
+	gulong handler_id;
+	MsSmtpResult *result;
+
+	if (session->stages == NULL)
+		session->stages = g_string_new(NULL);
+	session->last_done = 0;
+	session->last_total = 0;
+	handler_id = g_signal_connect(client, "progress", G_CALLBACK(ms_test_progress_cb), session);
+	ms_smtp_client_transaction_stream_async(client,
+						MS_TEST_FROM,
+						recipients,
+						input,
+						size,
+						NULL,
+						ms_test_async_cb,
+						session);
+	ms_test_session_wait(session);
+	g_signal_handler_disconnect(client, handler_id);
+	result = ms_smtp_client_transaction_finish(client, session->res, error);
+	g_clear_object(&session->res);
+	return result;
+}
+
+/* appends CRLF-terminated filler lines so that the last CRLF ends exactly at offset: the next
+ * byte appended starts a line there */
+static void
+ms_test_fill_to(GString *message, gsize offset)
+{
+	guint n = 0;
+
+	g_assert_cmpuint(offset, >=, message->len + 2);
+	while (message->len < offset) {
+		gsize left = offset - message->len;
+		gsize line = left <= 80 ? left : (left - 80 >= 2 ? 80 : 70);
+
+		for (gsize i = 0; i < line - 2; i++)
+			g_string_append_c(message, 'a' + (n + i) % 26);
+		g_string_append(message, "\r\n");
+		n++;
+	}
+	g_assert_cmpuint(message->len, ==, offset);
+}
+
+/* the mail_options of the MAIL FROM that brought mail, space-separated */
+static gchar *
+ms_test_get_mail_options(MsTestServer *server, MsTestMail *mail)
+{
+	g_autofree gchar *name = g_strdup_printf("%s.json", mail->id);
+	g_autofree gchar *path = g_build_filename(ms_test_server_get_maildir(server), name, NULL);
+	g_autoptr(JsonParser) parser = json_parser_new();
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GString) options = g_string_new(NULL);
+	JsonArray *array;
+	gboolean ret;
+
+	ret = json_parser_load_from_file(parser, path, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	array = json_object_get_array_member(json_node_get_object(json_parser_get_root(parser)),
+					     "mail_options");
+	for (guint i = 0; i < json_array_get_length(array); i++) {
+		if (options->len > 0)
+			g_string_append_c(options, ' ');
+		g_string_append(options, json_array_get_string_element(array, i));
+	}
+	return g_string_free(g_steal_pointer(&options), FALSE);
+}
+
+static void
+ms_test_stream_file_func(void)
+{
+	g_autoptr(MsTestServer) server = ms_test_start("plain", NULL);
+	g_autoptr(MsAccount) account =
+	    ms_test_account_new(ms_test_server_get_port(server), "security", "none", NULL);
+	g_autoptr(MsSmtpClient) client = ms_smtp_client_new(account);
+	g_autoptr(MsSmtpResult) result = NULL;
+	g_autoptr(MsTestMail) mail = NULL;
+	g_autoptr(GString) message = g_string_new("From: Alice <alice@example.test>\r\n"
+						  "Subject: five MiB from a file\r\n"
+						  "\r\n");
+	g_autoptr(GFile) file = NULL;
+	g_autoptr(GFileInputStream) input = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *path = NULL;
+	g_autofree gchar *options = NULL;
+	g_auto(MsTestSession) session = {0};
+	const gchar *recipients[] = {"bob@example.test", NULL};
+	const gsize chunk = 64 * 1024;
+	const gsize size = 5 * 1024 * 1024;
+	gsize len = 0;
+	const gchar *data = NULL;
+	gint fd;
+	gboolean ret;
+
+	/* dot lines where the client's 64 KiB reads split the file: the dot as the last byte of
+	 * a chunk, as the first byte of the next, and one byte after a chunk boundary that
+	 * falls between the CR and the LF before it */
+	ms_test_fill_to(message, chunk - 1);
+	g_string_append(message, ".last byte of the first chunk\r\n");
+	ms_test_fill_to(message, 2 * chunk);
+	g_string_append(message, ".first byte of the third chunk\r\n");
+	ms_test_fill_to(message, 3 * chunk + 1);
+	g_string_append(message, "..after CR | LF across a boundary\r\n");
+	ms_test_fill_to(message, size - 3);
+	g_string_append(message, ".\r\n");
+	g_assert_cmpuint(message->len, ==, size);
+	g_assert_cmpint(message->str[chunk - 1], ==, '.');
+	g_assert_cmpint(message->str[2 * chunk], ==, '.');
+	g_assert_cmpint(message->str[3 * chunk - 1], ==, '\r');
+	g_assert_cmpint(message->str[3 * chunk], ==, '\n');
+	g_assert_cmpint(message->str[3 * chunk + 1], ==, '.');
+
+	fd = g_file_open_tmp("ms-test-stream-XXXXXX.eml", &path, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(fd, >=, 0);
+	close(fd);
+	ret = g_file_set_contents(path, message->str, message->len, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	file = g_file_new_for_path(path);
+	input = g_file_read(file, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(input);
+
+	ret = ms_test_open(client, &session, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	result = ms_test_transaction_stream(client,
+					    &session,
+					    recipients,
+					    G_INPUT_STREAM(input),
+					    size,
+					    &error);
+	g_unlink(path);
+	g_assert_no_error(error);
+	g_assert_nonnull(result);
+	g_assert_true(g_str_has_prefix(result->reply, "250 2.0.0 OK queued as "));
+	g_assert_cmpuint(session.last_done, ==, size);
+	g_assert_cmpuint(session.last_total, ==, size);
+	g_assert_true(ms_smtp_client_is_open(client));
+	ms_test_close(client, &session);
+
+	mail = ms_test_get_mail(server);
+	data = g_bytes_get_data(mail->eml, &len);
+	g_assert_cmpmem(data, len, message->str, message->len);
+	options = ms_test_get_mail_options(server, mail);
+	g_assert_cmpstr(options, ==, "SIZE=5242880");
+}
+
+/* the stream ends before the announced size, or fails: the server must not store a truncated
+ * message, so the connection is dropped instead of sending the final dot */
+static void
+ms_test_stream_broken(GInputStream *input, guint64 size, const gchar *expected)
+{
+	g_autoptr(MsTestServer) server = ms_test_start("plain", NULL);
+	g_autoptr(MsAccount) account =
+	    ms_test_account_new(ms_test_server_get_port(server), "security", "none", NULL);
+	g_autoptr(MsSmtpClient) client = ms_smtp_client_new(account);
+	g_autoptr(MsSmtpResult) result = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *reply = NULL;
+	g_auto(MsTestSession) session = {0};
+	g_auto(MsTestSession) session2 = {0};
+	const gchar *recipients[] = {"bob@example.test", NULL};
+	gboolean ret;
+
+	ret = ms_test_open(client, &session, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	result = ms_test_transaction_stream(client, &session, recipients, input, size, &error);
+	g_assert_error(error, MS_ERROR, MS_ERROR_STORAGE);
+	g_assert_null(result);
+	g_assert_cmpstr(error->message, ==, expected);
+	g_assert_false(ms_smtp_client_is_open(client));
+	/* what could be read went out before the failure */
+	g_assert_cmpuint(session.last_done, ==, 100 * 1024);
+	g_assert_cmpuint(session.last_total, ==, size);
+	g_clear_error(&error);
+
+	/* the next message arrives, and it is the only one */
+	reply = ms_test_send(client, &session2, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(reply);
+	mails = ms_test_server_wait_for_messages(server, 2, 1000);
+	g_assert_cmpuint(mails->len, ==, 1);
+	ms_test_assert_mail(g_ptr_array_index(mails, 0), ms_test_message);
+}
+
+/* 100 KiB of dot-free lines: two reads, then the stream ends or fails */
+static GString *
+ms_test_stream_broken_message(void)
+{
+	GString *message = g_string_new("Subject: truncated\r\n\r\n");
+
+	ms_test_fill_to(message, 100 * 1024);
+	return message;
+}
+
+static void
+ms_test_stream_short_func(void)
+{
+	g_autoptr(GString) message = ms_test_stream_broken_message();
+	g_autoptr(GBytes) bytes = g_bytes_new(message->str, message->len);
+	g_autoptr(GInputStream) input = g_memory_input_stream_new_from_bytes(bytes);
+
+	ms_test_stream_broken(input,
+			      200 * 1024,
+			      "cannot read the message from the spool: it ends after 102400 of "
+			      "204800 bytes");
+}
+
+static void
+ms_test_stream_read_error_func(void)
+{
+	g_autoptr(GString) message = ms_test_stream_broken_message();
+	g_autoptr(GInputStream) input = ms_test_failing_stream_new(message->str, message->len);
+
+	ms_test_stream_broken(input,
+			      200 * 1024,
+			      "cannot read the message from the spool: Input/output error");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2225,5 +2530,9 @@ main(int argc, char **argv)
 	g_test_add_func("/mail-sender/smtp-client/session-cancel", ms_test_session_cancel_func);
 	g_test_add_func("/mail-sender/smtp-client/session-errors", ms_test_session_errors_func);
 	g_test_add_func("/mail-sender/smtp-client/long-line", ms_test_long_line_func);
+	g_test_add_func("/mail-sender/smtp-client/stream-file", ms_test_stream_file_func);
+	g_test_add_func("/mail-sender/smtp-client/stream-short", ms_test_stream_short_func);
+	g_test_add_func("/mail-sender/smtp-client/stream-read-error",
+			ms_test_stream_read_error_func);
 	return g_test_run();
 }

@@ -913,6 +913,80 @@ test_attachment_path_refused(void)
 	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 0);
 }
 
+/* a job is its sender's: another user can neither list nor cancel it; root can */
+static void
+test_jobs_belong_to_their_sender(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(GVariant) ret = NULL;
+	g_autofree gchar *conf = NULL;
+	g_autofree gchar *job = NULL;
+	g_autofree gchar *out = NULL;
+	g_autofree gchar *err = NULL;
+	g_autofree gchar *jobs_out = NULL;
+	g_autofree gchar *jobs_err = NULL;
+	gint status;
+
+	if (!system_test_can_run())
+		return;
+	/* the server only says 421: the job waits, deferred, long enough to be looked at */
+	server = ms_test_server_start("greet-421", NULL, &error);
+	g_assert_no_error(error);
+	conf = make_conf(server, "retry-delay=3600\nallowed-users=nobody\n");
+	daemon = start_daemon(conf, NULL);
+	job = send_as_root(daemon, "{'to': <['root@example.test']>}", NULL, &error);
+	g_assert_no_error(error);
+
+	/* nobody does not see it */
+	{
+		const gchar *command[] = {"gdbus",
+					  "call",
+					  "--system",
+					  "--dest",
+					  "org.mail.Sender",
+					  "--object-path",
+					  "/org/mail/Sender",
+					  "--method",
+					  "org.mail.Sender.GetJobs",
+					  NULL};
+		status = run_as_nobody("--clear-groups", command, &jobs_out, &jobs_err);
+		g_assert_cmpint(status, ==, 0);
+		g_assert_null(strstr(jobs_out, job));
+	}
+	/* nor may it cancel it */
+	{
+		const gchar *command[] = {"gdbus",
+					  "call",
+					  "--system",
+					  "--dest",
+					  "org.mail.Sender",
+					  "--object-path",
+					  job,
+					  "--method",
+					  "org.mail.Sender.Job.Cancel",
+					  NULL};
+		status = run_as_nobody("--clear-groups", command, &out, &err);
+		g_assert_cmpint(status, !=, 0);
+		g_assert_nonnull(strstr(err, "org.mail.Sender.Error.NotAuthorized"));
+	}
+	/* root may */
+	ret = g_dbus_connection_call_sync(ms_test_daemon_get_bus(daemon),
+					  "org.mail.Sender",
+					  job,
+					  "org.mail.Sender.Job",
+					  "Cancel",
+					  NULL,
+					  NULL,
+					  G_DBUS_CALL_FLAGS_NONE,
+					  WAIT_MS,
+					  NULL,
+					  &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -930,6 +1004,8 @@ main(int argc, char **argv)
 	g_test_add_func("/mail-sender/system/no-password", test_no_password);
 	g_test_add_func("/mail-sender/system/attachment-path-refused",
 			test_attachment_path_refused);
+	g_test_add_func("/mail-sender/system/jobs-belong-to-their-sender",
+			test_jobs_belong_to_their_sender);
 	g_test_add_func("/mail-sender/system/sendmail-without-session-bus",
 			test_sendmail_without_session_bus);
 	return g_test_run();
