@@ -33,10 +33,12 @@ struct _MsDaemon {
 	GDBusConnection *connection;
 	GDBusNodeInfo *introspection;
 	guint manager_id;
-	GHashTable *job_ids;		/* object path -> registration id */
+	guint jobs_id;			/* the subtree registration */
 	GHashTable *job_notify_ids;	/* object path -> notify handler id */
 	GHashTable *pending_properties; /* object path -> GPtrArray of changed D-Bus names */
 	guint flush_id;
+	gboolean queue_length_dirty;
+	guint queue_length_sent; /* the QueueLength last announced */
 };
 
 G_DEFINE_TYPE(MsDaemon, ms_daemon, G_TYPE_OBJECT)
@@ -1625,6 +1627,18 @@ ms_daemon_flush_properties_cb(gpointer user_data)
 	g_autoptr(GList) paths = g_hash_table_get_keys(self->pending_properties);
 
 	self->flush_id = 0;
+	if (self->queue_length_dirty) {
+		guint length = ms_queue_get_length(self->queue);
+		self->queue_length_dirty = FALSE;
+		if (length != self->queue_length_sent) {
+			self->queue_length_sent = length;
+			ms_daemon_emit_properties_changed(self,
+							  MS_DBUS_PATH,
+							  MS_DBUS_INTERFACE,
+							  "QueueLength",
+							  g_variant_new_uint32(length));
+		}
+	}
 	for (GList *l = paths; l != NULL; l = l->next) {
 		MsJob *job = ms_daemon_job_for_path(self, l->data);
 		if (job != NULL)
@@ -1674,29 +1688,74 @@ static const GDBusInterfaceVTable ms_daemon_job_vtable = {
     {NULL},
 };
 
+/* The jobs are one subtree, /org/mail/Sender/Job, answered from the queue's table: no object
+ * registration per job, so thousands of recent jobs cost the bus connection nothing */
+static gchar **
+ms_daemon_jobs_enumerate(GDBusConnection *connection,
+			 const gchar *sender,
+			 const gchar *object_path,
+			 gpointer user_data)
+{
+	MsDaemon *self = MS_DAEMON(user_data);
+	g_autoptr(GPtrArray) jobs = ms_queue_get_jobs(self->queue);
+	GPtrArray *names = g_ptr_array_new();
+
+	for (guint i = 0; i < jobs->len; i++)
+		g_ptr_array_add(names, g_strdup(ms_job_get_id(g_ptr_array_index(jobs, i))));
+	g_ptr_array_add(names, NULL);
+	return (gchar **)g_ptr_array_free(names, FALSE);
+}
+
+static GDBusInterfaceInfo **
+ms_daemon_jobs_introspect(GDBusConnection *connection,
+			  const gchar *sender,
+			  const gchar *object_path,
+			  const gchar *node,
+			  gpointer user_data)
+{
+	MsDaemon *self = MS_DAEMON(user_data);
+	GDBusInterfaceInfo **infos;
+
+	if (node == NULL || ms_queue_get_job(self->queue, node) == NULL)
+		return NULL;
+	infos = g_new0(GDBusInterfaceInfo *, 2);
+	infos[0] = g_dbus_interface_info_ref(
+	    g_dbus_node_info_lookup_interface(self->introspection, MS_DBUS_JOB_INTERFACE));
+	return infos;
+}
+
+static const GDBusInterfaceVTable *
+ms_daemon_jobs_dispatch(GDBusConnection *connection,
+			const gchar *sender,
+			const gchar *object_path,
+			const gchar *interface_name,
+			const gchar *node,
+			gpointer *out_user_data,
+			gpointer user_data)
+{
+	MsDaemon *self = MS_DAEMON(user_data);
+
+	if (node == NULL || ms_queue_get_job(self->queue, node) == NULL ||
+	    g_strcmp0(interface_name, MS_DBUS_JOB_INTERFACE) != 0)
+		return NULL;
+	*out_user_data = self;
+	return &ms_daemon_job_vtable;
+}
+
+static const GDBusSubtreeVTable ms_daemon_jobs_vtable = {
+    ms_daemon_jobs_enumerate,
+    ms_daemon_jobs_introspect,
+    ms_daemon_jobs_dispatch,
+    {NULL},
+};
+
 static void
 ms_daemon_export_job(MsDaemon *self, MsJob *job)
 {
-	g_autoptr(GError) error = NULL;
-	GDBusInterfaceInfo *info =
-	    g_dbus_node_info_lookup_interface(self->introspection, MS_DBUS_JOB_INTERFACE);
 	const gchar *path = ms_job_get_object_path(job);
-	guint id;
 
-	if (self->connection == NULL || g_hash_table_contains(self->job_ids, path))
+	if (g_hash_table_contains(self->job_notify_ids, path))
 		return;
-	id = g_dbus_connection_register_object(self->connection,
-					       path,
-					       info,
-					       &ms_daemon_job_vtable,
-					       self,
-					       NULL,
-					       &error);
-	if (id == 0) {
-		g_warning("cannot export %s: %s", path, error->message);
-		return;
-	}
-	g_hash_table_insert(self->job_ids, g_strdup(path), GUINT_TO_POINTER(id));
 	g_hash_table_insert(
 	    self->job_notify_ids,
 	    g_strdup(path),
@@ -1707,19 +1766,14 @@ ms_daemon_export_job(MsDaemon *self, MsJob *job)
 static void
 ms_daemon_unexport_job(MsDaemon *self, MsJob *job)
 {
-	ms_daemon_flush_job_properties(self, job);
 	const gchar *path = ms_job_get_object_path(job);
-	gpointer id = NULL;
 	gpointer handler = NULL;
 
+	ms_daemon_flush_job_properties(self, job);
 	if (g_hash_table_lookup_extended(self->job_notify_ids, path, NULL, &handler)) {
 		g_signal_handler_disconnect(job, GPOINTER_TO_SIZE(handler));
 		g_hash_table_remove(self->job_notify_ids, path);
 	}
-	if (self->connection != NULL &&
-	    g_hash_table_lookup_extended(self->job_ids, path, NULL, &id))
-		g_dbus_connection_unregister_object(self->connection, GPOINTER_TO_UINT(id));
-	g_hash_table_remove(self->job_ids, path);
 }
 
 /* ---- queue events -> bus signals ---- */
@@ -1793,11 +1847,10 @@ ms_daemon_job_finished_cb(MsQueue *queue, MsJob *job, MsDaemon *self)
 static void
 ms_daemon_length_changed_cb(MsQueue *queue, MsDaemon *self)
 {
-	ms_daemon_emit_properties_changed(self,
-					  MS_DBUS_PATH,
-					  MS_DBUS_INTERFACE,
-					  "QueueLength",
-					  g_variant_new_uint32(ms_queue_get_length(queue)));
+	/* with the job properties, once a main-loop turn, and only if it really changed */
+	self->queue_length_dirty = TRUE;
+	if (self->flush_id == 0)
+		self->flush_id = g_idle_add(ms_daemon_flush_properties_cb, self);
 }
 
 gboolean
@@ -1823,6 +1876,15 @@ ms_daemon_register(MsDaemon *self, GDBusConnection *connection, GError **error)
 	    error);
 	if (self->manager_id == 0)
 		return FALSE;
+	self->jobs_id = g_dbus_connection_register_subtree(connection,
+							   "/org/mail/Sender/Job",
+							   &ms_daemon_jobs_vtable,
+							   G_DBUS_SUBTREE_FLAGS_NONE,
+							   self,
+							   NULL,
+							   error);
+	if (self->jobs_id == 0)
+		return FALSE;
 	jobs = ms_queue_get_jobs(self->queue);
 	for (guint i = 0; i < jobs->len; i++)
 		ms_daemon_export_job(self, g_ptr_array_index(jobs, i));
@@ -1843,6 +1905,9 @@ ms_daemon_unregister(MsDaemon *self)
 	if (self->manager_id != 0)
 		g_dbus_connection_unregister_object(self->connection, self->manager_id);
 	self->manager_id = 0;
+	if (self->jobs_id != 0)
+		g_dbus_connection_unregister_subtree(self->connection, self->jobs_id);
+	self->jobs_id = 0;
 	g_clear_object(&self->authority);
 	g_clear_object(&self->connection);
 }
@@ -1911,7 +1976,6 @@ ms_daemon_new(MsConfig *config, MsQueue *queue, MsCredentials *credentials, gboo
 static void
 ms_daemon_init(MsDaemon *self)
 {
-	self->job_ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	self->job_notify_ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	self->pending_properties = g_hash_table_new_full(g_str_hash,
 							 g_str_equal,
@@ -1941,7 +2005,6 @@ ms_daemon_finalize(GObject *object)
 {
 	MsDaemon *self = MS_DAEMON(object);
 
-	g_hash_table_unref(self->job_ids);
 	g_hash_table_unref(self->job_notify_ids);
 	g_hash_table_unref(self->pending_properties);
 	g_clear_pointer(&self->introspection, g_dbus_node_info_unref);
