@@ -29,6 +29,8 @@ typedef struct {
 	gboolean active;
 	gboolean held; /* reserved: on the bus, but its message is not written yet */
 	gboolean cancel_requested;
+	gboolean files_gone; /* another process finished it and retired its files */
+	gint lock_fd;	     /* the spool lock, while an attempt runs */
 	gint64 last_progress;
 } MsQueueEntry;
 
@@ -87,6 +89,7 @@ ms_queue_entry_free(MsQueueEntry *entry)
 {
 	g_clear_handle_id(&entry->retry_id, g_source_remove);
 	g_clear_handle_id(&entry->remove_id, g_source_remove);
+	ms_spool_unlock(entry->lock_fd);
 	g_clear_object(&entry->message);
 	g_clear_object(&entry->job);
 	g_free(entry);
@@ -141,6 +144,7 @@ ms_queue_add_job(MsQueue *self, MsJob *job)
 {
 	MsQueueEntry *entry = g_new0(MsQueueEntry, 1);
 
+	entry->lock_fd = -1;
 	entry->job = g_object_ref(job);
 	ms_queue_job_added(self, job);
 	g_hash_table_insert(self->entries, g_strdup(ms_job_get_id(job)), entry);
@@ -435,6 +439,10 @@ ms_queue_forget_cb(gpointer user_data)
 static void
 ms_queue_retire_files(MsQueue *self, MsJob *job)
 {
+	MsQueueEntry *entry = g_hash_table_lookup(self->entries, ms_job_get_id(job));
+
+	if (entry != NULL && entry->files_gone)
+		return;
 	if (ms_job_get_state(job) == MS_JOB_STATE_FAILED) {
 		g_autofree gchar *envelope =
 		    ms_queue_envelope_to_data(job,
@@ -816,8 +824,12 @@ static void
 ms_queue_attempt_done(MsDelivery *delivery, MsSmtpResult *result, GError *error)
 {
 	MsQueue *self = delivery->self;
+	MsQueueEntry *entry = delivery->entry;
 
 	ms_queue_attempt_result(delivery, result, error);
+	/* after the files were retired or updated: only then may another process look */
+	ms_spool_unlock(entry->lock_fd);
+	entry->lock_fd = -1;
 	ms_queue_check_stopped(self);
 }
 
@@ -1001,6 +1013,38 @@ ms_queue_start_attempt(MsQueue *self, MsQueueEntry *entry, MsAccount *account)
 	ms_queue_open_session(delivery, NULL);
 }
 
+/* FALSE when the job must not start now: another process delivers it (tried again in a
+ * second), or it already finished there */
+static gboolean
+ms_queue_lock_job(MsQueue *self, MsQueueEntry *entry)
+{
+	g_autoptr(GError) error = NULL;
+	MsJob *job = entry->job;
+
+	entry->lock_fd = ms_spool_lock(self->spool, ms_job_get_id(job), &error);
+	if (entry->lock_fd >= 0)
+		return TRUE;
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_BUSY)) {
+		g_debug("job %s: %s", ms_job_get_id(job), error->message);
+		ms_queue_wake_at(self, g_get_monotonic_time() + G_USEC_PER_SEC);
+		return FALSE;
+	}
+	/* gone from the spool: the instance this one replaced finished it */
+	entry->files_gone = TRUE;
+	if (ms_spool_has_failed(self->spool, ms_job_get_id(job))) {
+		g_autoptr(GError) failed =
+		    g_error_new(MS_ERROR,
+				MS_ERROR_FAILED,
+				_("The job failed in another instance of the service; see its "
+				  "record in the spool's failed/ directory"));
+		ms_queue_finish_job(self, entry, MS_JOB_STATE_FAILED, failed);
+	} else {
+		ms_job_set_server_reply(job, _("delivered by another instance of the service"));
+		ms_queue_finish_job(self, entry, MS_JOB_STATE_SENT, NULL);
+	}
+	return FALSE;
+}
+
 static gboolean
 ms_queue_kick_cb(gpointer user_data)
 {
@@ -1029,6 +1073,8 @@ ms_queue_kick_cb(gpointer user_data)
 			continue;
 		}
 		if (!ms_queue_account_may_start(self, account))
+			continue;
+		if (!ms_queue_lock_job(self, entry))
 			continue;
 		ms_queue_account_started(self, account);
 		ms_queue_start_attempt(self, entry, account);

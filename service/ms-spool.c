@@ -7,6 +7,7 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "ms-error.h"
@@ -414,6 +415,55 @@ ms_spool_get_dir(MsSpool *self)
 {
 	g_return_val_if_fail(MS_IS_SPOOL(self), NULL);
 	return self->dir;
+}
+
+gint
+ms_spool_lock(MsSpool *self, const gchar *id, GError **error)
+{
+	g_autofree gchar *path = NULL;
+	int fd;
+
+	g_return_val_if_fail(MS_IS_SPOOL(self), -1);
+	path = ms_spool_path(self->dir, id, ".job");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int errsv = errno;
+		g_set_error(error,
+			    G_IO_ERROR,
+			    g_io_error_from_errno(errsv),
+			    "%s: %s",
+			    path,
+			    g_strerror(errsv));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int errsv = errno;
+		close(fd);
+		g_set_error(error,
+			    G_IO_ERROR,
+			    errsv == EWOULDBLOCK ? G_IO_ERROR_BUSY : g_io_error_from_errno(errsv),
+			    "%s is being delivered by another process",
+			    path);
+		return -1;
+	}
+	return fd;
+}
+
+void
+ms_spool_unlock(gint fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+gboolean
+ms_spool_has_failed(MsSpool *self, const gchar *id)
+{
+	g_autofree gchar *path = NULL;
+
+	g_return_val_if_fail(MS_IS_SPOOL(self), FALSE);
+	path = ms_spool_path(self->failed_dir, id, ".job");
+	return g_file_test(path, G_FILE_TEST_EXISTS);
 }
 
 void

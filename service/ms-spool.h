@@ -52,6 +52,17 @@ ms_spool_commit_finish(MsSpool *self, GAsyncResult *res, GError **error);
 gboolean
 ms_spool_is_busy(MsSpool *self);
 
+/* an attempt holds the job's lock (flock on ID.job), so that two daemons on one spool (the
+ * moments of `--replace`) never deliver the same job at once: G_IO_ERROR_BUSY while another
+ * process holds it, G_IO_ERROR_NOT_FOUND once the job has left the spool */
+gint
+ms_spool_lock(MsSpool *self, const gchar *id, GError **error);
+void
+ms_spool_unlock(gint fd);
+/* the job ended in failed/ (finished by another process) */
+gboolean
+ms_spool_has_failed(MsSpool *self, const gchar *id);
+
 /* rewrites the envelope of a committed job (attempt counts): not flushed, a crash may lose the
  * update but never the job */
 void

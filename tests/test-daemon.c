@@ -5,11 +5,13 @@
 
 #include "config.h"
 
+#include <fcntl.h>
 #include <gio/gunixfdlist.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "ms-test-bus.h"
@@ -2117,6 +2119,62 @@ test_notify_digest_survives_sigterm(void)
 				    "Subject: backup failed (repeated 1 time)"));
 }
 
+/* two daemons on one spool (the moments of --replace) never deliver a job at once: while
+ * another process holds a job's lock it waits, then delivers it */
+static void
+test_spool_lock_respected(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) down = ms_test_server_start("greet-421", NULL, &error);
+	g_autoptr(MsTestServer) up = NULL;
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autofree gchar *job = NULL;
+	g_autofree gchar *job_file = NULL;
+	g_autofree gchar *name = NULL;
+	int fd;
+
+	g_assert_no_error(error);
+	conf = make_conf(down, "security=none\nretry-delay=3600\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	job = send_text(daemon, SIMPLE_MESSAGE, NULL, &error);
+	g_assert_no_error(error);
+	for (guint i = 0; i < 200; i++) {
+		g_autofree gchar *state = get_job_string(daemon, job, "State");
+		if (g_str_equal(state, "deferred"))
+			break;
+		g_usleep(50 * 1000);
+	}
+	g_assert_cmpint(ms_test_daemon_stop(daemon), ==, 0);
+
+	/* this process plays the other daemon, delivering the job right now */
+	name = g_strdup_printf("%s.job", strrchr(job, '/') + 1);
+	job_file = g_build_filename(ms_test_daemon_get_spool_dir(daemon), name, NULL);
+	fd = open(job_file, O_RDONLY | O_CLOEXEC);
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_no_errno(flock(fd, LOCK_EX | LOCK_NB));
+
+	up = ms_test_server_start("plain", NULL, &error);
+	g_assert_no_error(error);
+	g_free(conf);
+	conf = make_conf(up, "security=none\n");
+	write_conf(daemon, conf);
+	g_assert_true(ms_test_daemon_restart(daemon, &error));
+	g_assert_no_error(error);
+	g_assert_false(ms_test_signals_wait_finished(signals, job, 2500));
+	g_assert_cmpuint(ms_test_server_count_messages(up), ==, 0);
+
+	close(fd);
+	g_assert_true(ms_test_signals_wait_finished(signals, job, WAIT_MS));
+	g_assert_true(g_str_has_prefix(ms_test_signals_get_result(signals, job), "Sent 250"));
+	mails = ms_test_server_wait_for_messages(up, 1, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2185,5 +2243,6 @@ main(int argc, char **argv)
 			test_verify_starttls_and_wrong_host);
 	g_test_add_func("/mail-sender/daemon/notify-digest-survives-sigterm",
 			test_notify_digest_survives_sigterm);
+	g_test_add_func("/mail-sender/daemon/spool-lock-respected", test_spool_lock_respected);
 	return g_test_run();
 }
