@@ -461,6 +461,21 @@ ms_daemon_authorize(MsDaemonCall *call, MsDaemonContinueFunc func)
 				 call);
 }
 
+/* the account named by the "account" key of dict (default: "default"), then the gate */
+static void
+ms_daemon_authorize_account(MsDaemonCall *call_owned, GVariant *dict, MsDaemonContinueFunc func)
+{
+	g_autoptr(MsDaemonCall) call = call_owned;
+	GError *error = NULL;
+
+	call->account = ms_daemon_lookup_account(call->self, dict, &error);
+	if (call->account == NULL) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	ms_daemon_authorize(g_steal_pointer(&call), func);
+}
+
 /* a composed message on its way into the spool */
 typedef struct {
 	MsDaemonCall *call;
@@ -601,7 +616,6 @@ static void
 ms_daemon_method_send(MsDaemonCall *call_owned)
 {
 	g_autoptr(MsDaemonCall) call = call_owned;
-	MsDaemon *self = call->self;
 	g_autoptr(GVariant) dict = NULL;
 	g_autoptr(GVariant) options = NULL;
 	GError *error = NULL;
@@ -620,12 +634,7 @@ ms_daemon_method_send(MsDaemonCall *call_owned)
 		ms_daemon_return_error(call, error);
 		return;
 	}
-	call->account = ms_daemon_lookup_account(self, options, &error);
-	if (call->account == NULL) {
-		ms_daemon_return_error(call, error);
-		return;
-	}
-	ms_daemon_authorize(g_steal_pointer(&call), ms_daemon_send_authorized);
+	ms_daemon_authorize_account(g_steal_pointer(&call), options, ms_daemon_send_authorized);
 }
 
 /* Verify: the account's connection exactly as a send makes it, then QUIT */
@@ -692,19 +701,12 @@ static void
 ms_daemon_method_verify(MsDaemonCall *call_owned)
 {
 	g_autoptr(MsDaemonCall) call = call_owned;
-	MsDaemon *self = call->self;
 	const gchar *name = NULL;
 	g_autoptr(GVariant) options = NULL;
-	GError *error = NULL;
 
 	g_variant_get(call->parameters, "(&s)", &name);
 	options = g_variant_ref_sink(g_variant_new_parsed("{'account': <%s>}", name));
-	call->account = ms_daemon_lookup_account(self, options, &error);
-	if (call->account == NULL) {
-		ms_daemon_return_error(call, error);
-		return;
-	}
-	ms_daemon_authorize(g_steal_pointer(&call), ms_daemon_verify_authorized);
+	ms_daemon_authorize_account(g_steal_pointer(&call), options, ms_daemon_verify_authorized);
 }
 
 /* a complete message from SendRaw, SendRawFd or Notify: counted against the caller's rate
@@ -938,7 +940,6 @@ static void
 ms_daemon_method_send_raw_common(MsDaemonCall *call_owned, MsDaemonContinueFunc next)
 {
 	g_autoptr(MsDaemonCall) call = call_owned;
-	MsDaemon *self = call->self;
 	g_autoptr(GVariant) options = g_variant_get_child_value(call->parameters, 1);
 	GError *error = NULL;
 
@@ -950,12 +951,7 @@ ms_daemon_method_send_raw_common(MsDaemonCall *call_owned, MsDaemonContinueFunc 
 		ms_daemon_return_error(call, error);
 		return;
 	}
-	call->account = ms_daemon_lookup_account(self, options, &error);
-	if (call->account == NULL) {
-		ms_daemon_return_error(call, error);
-		return;
-	}
-	ms_daemon_authorize(g_steal_pointer(&call), next);
+	ms_daemon_authorize_account(g_steal_pointer(&call), options, next);
 }
 
 static void
@@ -1167,7 +1163,6 @@ static void
 ms_daemon_method_notify(MsDaemonCall *call_owned)
 {
 	g_autoptr(MsDaemonCall) call = call_owned;
-	MsDaemon *self = call->self;
 	g_autoptr(GVariant) hints = NULL;
 	GError *error = NULL;
 
@@ -1180,12 +1175,7 @@ ms_daemon_method_notify(MsDaemonCall *call_owned)
 		ms_daemon_return_error(call, error);
 		return;
 	}
-	call->account = ms_daemon_lookup_account(self, hints, &error);
-	if (call->account == NULL) {
-		ms_daemon_return_error(call, error);
-		return;
-	}
-	ms_daemon_authorize(g_steal_pointer(&call), ms_daemon_notify_authorized);
+	ms_daemon_authorize_account(g_steal_pointer(&call), hints, ms_daemon_notify_authorized);
 }
 
 void
