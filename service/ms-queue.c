@@ -25,7 +25,7 @@ typedef struct {
 	GInputStream *message; /* the spool file, only while an attempt runs */
 	guint64 message_size;
 	guint retry_id;
-	guint remove_id;
+	gint64 finished_at; /* monotonic, once final */
 	gboolean active;
 	gboolean held; /* reserved: on the bus, but its message is not written yet */
 	gboolean cancel_requested;
@@ -64,6 +64,9 @@ struct _MsQueue {
 	guint wake_id;	      /* kick when a rate limit or pause ends */
 	GPtrArray *order;     /* MsJob, oldest first */
 	guint kick_id;
+	GQueue finished; /* MsQueueEntry of finished jobs, in finish order */
+	guint retention_id;
+	guint retention_seconds;
 	guint stop_grace_id;
 	guint counter;
 	gboolean started;
@@ -88,7 +91,6 @@ static void
 ms_queue_entry_free(MsQueueEntry *entry)
 {
 	g_clear_handle_id(&entry->retry_id, g_source_remove);
-	g_clear_handle_id(&entry->remove_id, g_source_remove);
 	ms_spool_unlock(entry->lock_fd);
 	g_clear_object(&entry->message);
 	g_clear_object(&entry->job);
@@ -421,18 +423,47 @@ ms_queue_submit_finish(MsQueue *self, GAsyncResult *res, GError **error)
 
 /* ---- finishing a job ---- */
 
-static gboolean
-ms_queue_forget_cb(gpointer user_data)
-{
-	MsQueueEntry *entry = user_data;
-	MsQueue *self = g_object_get_data(G_OBJECT(entry->job), "ms-queue");
-	g_autoptr(MsJob) job = g_object_ref(entry->job);
+/* finished jobs stay on the bus for MS_QUEUE_RETENTION_SECONDS; they are forgotten in finish
+ * order by one timer, not one timer each: thousands of timers would make every main-loop turn
+ * walk them all */
+static void
+ms_queue_schedule_retention(MsQueue *self);
 
-	entry->remove_id = 0;
-	g_ptr_array_remove(self->order, job);
-	g_hash_table_remove(self->entries, ms_job_get_id(job));
-	g_signal_emit(self, signals[SIGNAL_JOB_REMOVED], 0, job);
+static gboolean
+ms_queue_retention_cb(gpointer user_data)
+{
+	MsQueue *self = MS_QUEUE(user_data);
+	gint64 now = g_get_monotonic_time();
+
+	self->retention_id = 0;
+	while (!g_queue_is_empty(&self->finished)) {
+		MsQueueEntry *entry = g_queue_peek_head(&self->finished);
+		g_autoptr(MsJob) job = NULL;
+
+		if (entry->finished_at + (gint64)self->retention_seconds * G_USEC_PER_SEC > now)
+			break;
+		g_queue_pop_head(&self->finished);
+		job = g_object_ref(entry->job);
+		g_hash_table_remove(self->entries, ms_job_get_id(job));
+		g_signal_emit(self, signals[SIGNAL_JOB_REMOVED], 0, job);
+	}
+	ms_queue_schedule_retention(self);
 	return G_SOURCE_REMOVE;
+}
+
+static void
+ms_queue_schedule_retention(MsQueue *self)
+{
+	MsQueueEntry *oldest = g_queue_peek_head(&self->finished);
+	gint64 due;
+
+	if (oldest == NULL || self->retention_id != 0)
+		return;
+	due = oldest->finished_at + (gint64)self->retention_seconds * G_USEC_PER_SEC;
+	self->retention_id = g_timeout_add_seconds(
+	    (guint)MAX((due - g_get_monotonic_time()) / G_USEC_PER_SEC + 1, 1),
+	    ms_queue_retention_cb,
+	    self);
 }
 
 /* delivered and cancelled jobs leave the spool; failed ones move to failed/ with the reason */
@@ -457,7 +488,7 @@ ms_queue_retire_files(MsQueue *self, MsJob *job)
 static void
 ms_queue_finish_job(MsQueue *self, MsQueueEntry *entry, MsJobState state, const GError *error)
 {
-	MsJob *job = entry->job;
+	g_autoptr(MsJob) job = g_object_ref(entry->job);
 
 	g_clear_handle_id(&entry->retry_id, g_source_remove);
 	ms_job_set_next_attempt(job, 0);
@@ -472,10 +503,13 @@ ms_queue_finish_job(MsQueue *self, MsQueueEntry *entry, MsJobState state, const 
 		       ms_job_get_id(job),
 		       ms_job_state_to_string(state),
 		       ms_job_get_error_message(job));
+	/* the unfinished jobs are what the queue walks; finished ones wait to be forgotten */
+	g_ptr_array_remove(self->order, job);
+	entry->finished_at = g_get_monotonic_time();
+	g_queue_push_tail(&self->finished, entry);
+	ms_queue_schedule_retention(self);
 	g_signal_emit(self, signals[SIGNAL_JOB_FINISHED], 0, job);
 	g_signal_emit(self, signals[SIGNAL_LENGTH_CHANGED], 0);
-	entry->remove_id =
-	    g_timeout_add_seconds(MS_QUEUE_RETENTION_SECONDS, ms_queue_forget_cb, entry);
 }
 
 /* ---- delivery ---- */
@@ -1050,17 +1084,22 @@ ms_queue_kick_cb(gpointer user_data)
 {
 	MsQueue *self = MS_QUEUE(user_data);
 
+	g_autoptr(GPtrArray) pending = NULL;
+
 	self->kick_id = 0;
 	if (!self->started || self->stopping)
 		return G_SOURCE_REMOVE;
-	for (guint i = 0; i < self->order->len; i++) {
-		MsJob *job = g_ptr_array_index(self->order, i);
+	/* a copy: jobs that finish on the way leave self->order */
+	pending = g_ptr_array_new_with_free_func(g_object_unref);
+	for (guint i = 0; i < self->order->len; i++)
+		g_ptr_array_add(pending, g_object_ref(g_ptr_array_index(self->order, i)));
+	for (guint i = 0; i < pending->len; i++) {
+		MsJob *job = g_ptr_array_index(pending, i);
 		MsQueueEntry *entry = g_hash_table_lookup(self->entries, ms_job_get_id(job));
-		MsJobState state = ms_job_get_state(job);
 		MsAccount *account;
 
-		if (entry->active || entry->held || entry->retry_id != 0 ||
-		    ms_job_state_is_final(state))
+		if (entry == NULL || entry->active || entry->held || entry->retry_id != 0 ||
+		    ms_job_state_is_final(ms_job_get_state(job)))
 			continue;
 		account = ms_config_get_account(self->config, ms_job_get_account(job));
 		if (account == NULL) {
@@ -1230,6 +1269,13 @@ ms_queue_get_job(MsQueue *self, const gchar *id)
 	return entry != NULL ? entry->job : NULL;
 }
 
+static gint
+ms_queue_job_cmp(gconstpointer a, gconstpointer b)
+{
+	/* ids start with the submission time: oldest first */
+	return g_strcmp0(ms_job_get_id(*(MsJob **)a), ms_job_get_id(*(MsJob **)b));
+}
+
 GPtrArray *
 ms_queue_get_jobs(MsQueue *self)
 {
@@ -1237,23 +1283,19 @@ ms_queue_get_jobs(MsQueue *self)
 
 	g_return_val_if_fail(MS_IS_QUEUE(self), NULL);
 	jobs = g_ptr_array_new_with_free_func(g_object_unref);
+	for (GList *l = self->finished.head; l != NULL; l = l->next)
+		g_ptr_array_add(jobs, g_object_ref(((MsQueueEntry *)l->data)->job));
 	for (guint i = 0; i < self->order->len; i++)
 		g_ptr_array_add(jobs, g_object_ref(g_ptr_array_index(self->order, i)));
+	g_ptr_array_sort(jobs, ms_queue_job_cmp);
 	return jobs;
 }
 
 guint
 ms_queue_get_length(MsQueue *self)
 {
-	guint n = 0;
-
 	g_return_val_if_fail(MS_IS_QUEUE(self), 0);
-	for (guint i = 0; i < self->order->len; i++) {
-		MsJob *job = g_ptr_array_index(self->order, i);
-		if (!ms_job_state_is_final(ms_job_get_state(job)))
-			n++;
-	}
-	return n;
+	return self->order->len;
 }
 
 static gboolean
@@ -1326,6 +1368,11 @@ ms_queue_new(MsConfig *config, MsCredentials *credentials, const gchar *spool_di
 	self->config = g_object_ref(config);
 	self->credentials = g_object_ref(credentials);
 	self->spool = ms_spool_new(spool_dir);
+	/* for the tests only: the contract keeps finished jobs for at least 10 minutes */
+	self->retention_seconds = MS_QUEUE_RETENTION_SECONDS;
+	if (g_getenv("MS_TEST_JOB_RETENTION_SECONDS") != NULL)
+		self->retention_seconds =
+		    (guint)g_ascii_strtoull(g_getenv("MS_TEST_JOB_RETENTION_SECONDS"), NULL, 10);
 	return self;
 }
 
@@ -1351,6 +1398,8 @@ ms_queue_dispose(GObject *object)
 	g_clear_handle_id(&self->kick_id, g_source_remove);
 	g_clear_handle_id(&self->stop_grace_id, g_source_remove);
 	g_clear_handle_id(&self->wake_id, g_source_remove);
+	g_clear_handle_id(&self->retention_id, g_source_remove);
+	g_queue_clear(&self->finished);
 	g_hash_table_remove_all(self->entries);
 	g_ptr_array_set_size(self->order, 0);
 	g_clear_object(&self->config);

@@ -2175,6 +2175,43 @@ test_spool_lock_respected(void)
 	g_assert_cmpuint(mails->len, ==, 1);
 }
 
+/* finished jobs leave the bus after the retention time (shortened here from 10 minutes) */
+static void
+test_finished_jobs_forgotten(void)
+{
+	const gchar *env[] = {"MS_TEST_JOB_RETENTION_SECONDS=1", NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GVariant) jobs = NULL;
+	g_autoptr(GVariant) list = NULL;
+	g_autoptr(GVariant) ret = NULL;
+	g_autofree gchar *job = NULL;
+	g_assert_no_error(error);
+	conf = make_conf(server, "security=none\n");
+	daemon = ms_test_daemon_start_full(conf, NULL, env, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	job = send_and_wait(daemon, signals, SIMPLE_MESSAGE);
+	/* still there right after it finished */
+	g_assert_cmpuint(get_job_uint(daemon, job, "Attempts"), ==, 1);
+	g_usleep(2500 * 1000);
+	jobs = call_sync(daemon, "/org/mail/Sender", "org.mail.Sender", "GetJobs", NULL, &error);
+	g_assert_no_error(error);
+	list = g_variant_get_child_value(jobs, 0);
+	g_assert_cmpuint(g_variant_n_children(list), ==, 0);
+	ret = call_sync(daemon,
+			job,
+			"org.freedesktop.DBus.Properties",
+			"Get",
+			g_variant_new("(ss)", "org.mail.Sender.Job", "State"),
+			&error);
+	g_assert_null(ret);
+	g_assert_nonnull(error);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2244,5 +2281,7 @@ main(int argc, char **argv)
 	g_test_add_func("/mail-sender/daemon/notify-digest-survives-sigterm",
 			test_notify_digest_survives_sigterm);
 	g_test_add_func("/mail-sender/daemon/spool-lock-respected", test_spool_lock_respected);
+	g_test_add_func("/mail-sender/daemon/finished-jobs-forgotten",
+			test_finished_jobs_forgotten);
 	return g_test_run();
 }
