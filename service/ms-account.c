@@ -601,45 +601,48 @@ ms_account_split_list(const gchar *value)
 	return (GStrv)g_ptr_array_free(g_steal_pointer(&items), FALSE);
 }
 
+/* checks one element of a list key; the error names the account and the key */
+typedef gboolean (*MsAccountItemCheckFunc)(const gchar *name,
+					   const gchar *key,
+					   const gchar *item,
+					   GError **error);
+
 static gboolean
-ms_account_parse_addresses(GKeyFile *keyfile,
-			   const gchar *group,
-			   const gchar *name,
-			   const gchar *key,
-			   GStrv *out,
-			   GError **error)
+ms_account_check_address(const gchar *name, const gchar *key, const gchar *item, GError **error)
 {
 	g_autoptr(GError) error_local = NULL;
-	g_autofree gchar *value = NULL;
-	g_auto(GStrv) items = NULL;
+	g_autoptr(MsAddress) address = ms_address_parse(item, &error_local);
 
-	value = ms_account_get_string(keyfile, group, name, key, &error_local);
-	if (value == NULL) {
-		if (error_local != NULL) {
-			g_propagate_error(error, g_steal_pointer(&error_local));
-			return FALSE;
-		}
-		return TRUE;
-	}
-	items = ms_account_split_list(value);
-	for (guint i = 0; items[i] != NULL; i++) {
-		g_autoptr(MsAddress) address = ms_address_parse(items[i], &error_local);
-		if (address == NULL)
-			return ms_account_set_error(error, name, key, "%s", error_local->message);
-	}
-	g_strfreev(*out);
-	*out = g_steal_pointer(&items);
+	if (address == NULL)
+		return ms_account_set_error(error, name, key, "%s", error_local->message);
 	return TRUE;
 }
 
 /* user and group names, or numeric ids */
 static gboolean
-ms_account_parse_names(GKeyFile *keyfile,
-		       const gchar *group,
-		       const gchar *name,
-		       const gchar *key,
-		       GStrv *out,
-		       GError **error)
+ms_account_check_user_name(const gchar *name, const gchar *key, const gchar *item, GError **error)
+{
+	g_autofree gchar *quoted = NULL;
+
+	if (!ms_account_has_space_or_cntrl(item) && strchr(item, '"') == NULL)
+		return TRUE;
+	quoted = ms_account_quote(item);
+	return ms_account_set_error(error,
+				    name,
+				    key,
+				    _("'%s' is not a user or group name (separate names with ';')"),
+				    quoted);
+}
+
+/* a ',' or ';' separated list key; *out is left alone when the key is absent */
+static gboolean
+ms_account_parse_list(GKeyFile *keyfile,
+		      const gchar *group,
+		      const gchar *name,
+		      const gchar *key,
+		      MsAccountItemCheckFunc check,
+		      GStrv *out,
+		      GError **error)
 {
 	g_autoptr(GError) error_local = NULL;
 	g_autofree gchar *value = NULL;
@@ -655,15 +658,8 @@ ms_account_parse_names(GKeyFile *keyfile,
 	}
 	items = ms_account_split_list(value);
 	for (guint i = 0; items[i] != NULL; i++) {
-		if (ms_account_has_space_or_cntrl(items[i]) || strchr(items[i], '"') != NULL) {
-			g_autofree gchar *quoted = ms_account_quote(items[i]);
-			return ms_account_set_error(
-			    error,
-			    name,
-			    key,
-			    _("'%s' is not a user or group name (separate names with ';')"),
-			    quoted);
-		}
+		if (!check(name, key, items[i], error))
+			return FALSE;
 	}
 	g_strfreev(*out);
 	*out = g_steal_pointer(&items);
@@ -963,7 +959,13 @@ ms_account_load(MsAccount *self,
 				   &self->retry_delay,
 				   error))
 		return FALSE;
-	if (!ms_account_parse_addresses(keyfile, group, name, "notify-to", &self->notify_to, error))
+	if (!ms_account_parse_list(keyfile,
+				   group,
+				   name,
+				   "notify-to",
+				   ms_account_check_address,
+				   &self->notify_to,
+				   error))
 		return FALSE;
 	if (!ms_account_parse_uint(keyfile,
 				   group,
@@ -974,19 +976,21 @@ ms_account_load(MsAccount *self,
 				   &self->notify_coalesce,
 				   error))
 		return FALSE;
-	if (!ms_account_parse_names(keyfile,
-				    group,
-				    name,
-				    "allowed-users",
-				    &self->allowed_users,
-				    error))
+	if (!ms_account_parse_list(keyfile,
+				   group,
+				   name,
+				   "allowed-users",
+				   ms_account_check_user_name,
+				   &self->allowed_users,
+				   error))
 		return FALSE;
-	if (!ms_account_parse_names(keyfile,
-				    group,
-				    name,
-				    "allowed-groups",
-				    &self->allowed_groups,
-				    error))
+	if (!ms_account_parse_list(keyfile,
+				   group,
+				   name,
+				   "allowed-groups",
+				   ms_account_check_user_name,
+				   &self->allowed_groups,
+				   error))
 		return FALSE;
 	if (!ms_account_parse_bool(keyfile,
 				   group,
