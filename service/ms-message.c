@@ -633,37 +633,50 @@ ms_message_check_header_name(const gchar *name, GError **error)
 	return TRUE;
 }
 
+static gboolean
+ms_message_is_wsp(gchar c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* RFC 5322 §3.2.2: a fold is CRLF put in front of white space. We fold only in front of a
+ * white-space character that is followed by something else, and never at the very start, so
+ * no line is white space alone (the obsolete syntax of §4.2 that readers may reject) */
+static gboolean
+ms_message_is_fold_point(const gchar *value, const gchar *p)
+{
+	return p > value && ms_message_is_wsp(p[0]) && p[1] != '\0' && !ms_message_is_wsp(p[1]);
+}
+
+/* the longest stretch of value between two places where it may be folded */
+static gsize
+ms_message_longest_unfoldable(const gchar *value)
+{
+	gsize run = 0;
+	gsize longest = 0;
+
+	for (const gchar *p = value; *p != '\0'; p++) {
+		run = ms_message_is_fold_point(value, p) ? 1 : run + 1;
+		longest = MAX(longest, run);
+	}
+	return longest;
+}
+
 /* TRUE if value has to go out as encoded-words: anything but printable ASCII, space and tab;
- * for free text also a run that could not be folded, or something a reader would decode as an
- * encoded-word although the caller meant it literally */
+ * for free text also a stretch that could not be folded, or something a reader would decode
+ * as an encoded-word although the caller meant it literally */
 static gboolean
 ms_message_needs_encoding(const gchar *value, gboolean is_text)
 {
-	gsize word = 0;
-
 	for (const gchar *p = value; *p != '\0'; p++) {
 		guchar c = (guchar)*p;
 		if (c >= 0x7f || (c < 0x20 && c != '\t'))
 			return TRUE;
-		word = c == ' ' ? 0 : word + 1;
-		if (is_text && word > MS_MESSAGE_WORD_MAX)
-			return TRUE;
 	}
-	return is_text && strstr(value, "=?") != NULL;
-}
-
-/* the longest run of value without a space */
-static gsize
-ms_message_longest_word(const gchar *value)
-{
-	gsize word = 0;
-	gsize longest = 0;
-
-	for (const gchar *p = value; *p != '\0'; p++) {
-		word = *p == ' ' ? 0 : word + 1;
-		longest = MAX(longest, word);
-	}
-	return longest;
+	if (!is_text)
+		return FALSE;
+	return ms_message_longest_unfoldable(value) > MS_MESSAGE_WORD_MAX ||
+	       strstr(value, "=?") != NULL;
 }
 
 gboolean
@@ -684,7 +697,7 @@ ms_message_add_header(MsMessage *self, const gchar *name, const gchar *value, GE
 		return FALSE;
 	/* a structured value cannot be turned into encoded-words behind the caller's back */
 	if (!ms_message_needs_encoding(value, FALSE) &&
-	    ms_message_longest_word(value) > MS_MESSAGE_WORD_MAX) {
+	    ms_message_longest_unfoldable(value) > MS_MESSAGE_WORD_MAX) {
 		g_set_error(error,
 			    G_IO_ERROR,
 			    G_IO_ERROR_INVALID_ARGUMENT,
@@ -803,41 +816,38 @@ ms_message_format_date(GDateTime *date)
 			       (gint)(offset % 60));
 }
 
-/* appends one word that may not be split; when space_before, the space in front of it becomes
- * a fold if the line would pass 78 columns. Folding only ever replaces a space that was there
- * with CRLF SP, so unfolding gives back exactly what was meant, and a fold is only made in
- * front of a non-empty word so no line is white space alone */
+/* appends a stretch that may not be split; when it starts at a fold point (white space
+ * followed by a word), CRLF goes in front of it if the line would pass 78 columns. Folding
+ * only ever inserts CRLF before white space that was there, so unfolding gives back exactly
+ * what was meant */
 static void
-ms_message_fold_word(GString *str, gsize *col, const gchar *word, gsize len, gboolean space_before)
+ms_message_fold_stretch(GString *str,
+			gsize *col,
+			const gchar *stretch,
+			gsize len,
+			gboolean foldable)
 {
-	if (space_before) {
-		if (len > 0 && *col > 1 && *col + 1 + len > MS_MESSAGE_LINE_SOFT_MAX) {
-			g_string_append(str, "\r\n ");
-			*col = 1;
-		} else {
-			g_string_append_c(str, ' ');
-			*col += 1;
-		}
+	if (foldable && *col > 1 && *col + len > MS_MESSAGE_LINE_SOFT_MAX) {
+		g_string_append(str, "\r\n");
+		*col = 0;
 	}
-	g_string_append_len(str, word, len);
+	g_string_append_len(str, stretch, len);
 	*col += len;
 }
 
-/* appends text, folding at its spaces */
+/* appends text, folding it at its fold points */
 static void
-ms_message_fold_text(GString *str, gsize *col, const gchar *text, gboolean space_before)
+ms_message_fold_text(GString *str, gsize *col, const gchar *text)
 {
-	const gchar *p = text;
+	const gchar *start = text;
 
-	for (;;) {
-		const gchar *space = strchr(p, ' ');
-		gsize len = space != NULL ? (gsize)(space - p) : strlen(p);
-		ms_message_fold_word(str, col, p, len, space_before);
-		if (space == NULL)
-			break;
-		space_before = TRUE;
-		p = space + 1;
+	for (const gchar *p = text; *p != '\0'; p++) {
+		if (!ms_message_is_fold_point(text, p))
+			continue;
+		ms_message_fold_stretch(str, col, start, p - start, start != text);
+		start = p;
 	}
+	ms_message_fold_stretch(str, col, start, strlen(start), start != text);
 }
 
 /* an address list, one address per line after the first (RFC 5322 §3.4); a display name is
@@ -859,15 +869,15 @@ ms_message_append_addresses(GString *str, const gchar *name, GPtrArray *addresse
 		}
 		if (ms_address_get_display_name(address) != NULL) {
 			g_autofree gchar *header = ms_address_to_header(address);
-			g_autofree gchar *angle = g_strdup_printf("<%s>%s", spec, comma);
+			g_autofree gchar *angle = g_strdup_printf(" <%s>%s", spec, comma);
 			/* to_header() gives "phrase <spec>" */
 			g_autofree gchar *phrase =
 			    g_strndup(header, strlen(header) - strlen(spec) - 3);
-			ms_message_fold_text(str, &col, phrase, FALSE);
-			ms_message_fold_word(str, &col, angle, strlen(angle), TRUE);
+			ms_message_fold_text(str, &col, phrase);
+			ms_message_fold_stretch(str, &col, angle, strlen(angle), TRUE);
 		} else {
 			g_autofree gchar *word = g_strdup_printf("%s%s", spec, comma);
-			ms_message_fold_word(str, &col, word, strlen(word), FALSE);
+			ms_message_fold_stretch(str, &col, word, strlen(word), FALSE);
 		}
 	}
 	g_string_append(str, "\r\n");
@@ -924,7 +934,7 @@ ms_message_append_header(GString *str, const gchar *name, const gchar *value, gb
 		g_autofree gchar *words = ms_message_encode_words_folded(value, strlen(name));
 		g_string_append(str, words);
 	} else {
-		ms_message_fold_text(str, &col, value, FALSE);
+		ms_message_fold_text(str, &col, value);
 	}
 	g_string_append(str, "\r\n");
 }

@@ -448,6 +448,62 @@ test_message_subject_ascii_folding(void)
 	g_assert_cmpstr(unfolded->str, ==, subject->str);
 }
 
+/* a subject with tabs and runs of white space (found by the fuzzer: a tab-only word was once
+ * folded onto a line of its own): folded at white space, never onto a line that is white
+ * space alone, and unfolding gives back every space and tab */
+static void
+test_message_subject_white_space_runs(void)
+{
+	g_autofree gchar *long_word = g_strnfill(75, 'w');
+	const gchar *pieces[] = {"\t\t\t",
+				 "  \t ",
+				 "word",
+				 " \t",
+				 " \t\tx",
+				 "  ",
+				 long_word,
+				 " \t\t\t ",
+				 long_word,
+				 " "};
+
+	/* every start column, so that some fold falls on each kind of run */
+	for (guint shift = 0; shift < 20; shift++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(MsMessage) message = test_message_new();
+		g_autoptr(GString) subject = g_string_new(NULL);
+		g_autoptr(GString) unfolded = NULL;
+		g_autofree gchar *text = NULL;
+		g_autofree gchar *value = NULL;
+		g_auto(GStrv) lines = NULL;
+		gboolean ret;
+
+		for (guint i = 0; i < shift; i++)
+			g_string_append_c(subject, 's');
+		for (guint i = 0; i < 60; i++)
+			g_string_append(subject, pieces[i % G_N_ELEMENTS(pieces)]);
+		ret = ms_message_set_subject(message, subject->str, &error);
+		g_assert_no_error(error);
+		g_assert_true(ret);
+		text = test_message_to_string(message);
+		value = test_message_header_value(text, "Subject");
+		lines = g_strsplit(value, "\r\n", -1);
+		g_assert_cmpuint(g_strv_length(lines), >, 2);
+		for (guint i = 1; lines[i] != NULL; i++) {
+			g_assert_true(lines[i][0] == ' ' || lines[i][0] == '\t');
+			g_assert_cmpuint(strspn(lines[i], " \t"), <, strlen(lines[i]));
+			/* over 78 columns only when the line could not have been folded */
+			if (strlen(lines[i]) > 78) {
+				for (const gchar *p = lines[i] + 1; p[1] != '\0'; p++)
+					g_assert_false((*p == ' ' || *p == '\t') && p[1] != ' ' &&
+						       p[1] != '\t');
+			}
+		}
+		unfolded = g_string_new(value);
+		g_string_replace(unfolded, "\r\n", "", 0);
+		g_assert_cmpstr(unfolded->str, ==, subject->str);
+	}
+}
+
 static void
 test_message_subject_special_ascii(void)
 {
@@ -2326,6 +2382,8 @@ main(int argc, char **argv)
 			test_message_subject_ascii_folding);
 	g_test_add_func("/mail-sender/message/subject-special-ascii",
 			test_message_subject_special_ascii);
+	g_test_add_func("/mail-sender/message/subject-white-space-runs",
+			test_message_subject_white_space_runs);
 	g_test_add_func("/mail-sender/message/subject-unfoldable", test_message_subject_unfoldable);
 	g_test_add_func("/mail-sender/message/empty-subject", test_message_empty_subject);
 	g_test_add_func("/mail-sender/message/long-line", test_message_long_line);
