@@ -23,24 +23,25 @@
 
 struct _MsAddress {
 	gchar *display_name; /* nullable, UTF-8, no control characters */
-	gchar *addr_spec;    /* ASCII, a valid RFC 5321 Mailbox */
+	gchar *addr_spec;    /* a valid RFC 5321 Mailbox, the domain in ASCII (A-labels); the
+			      * local part is UTF-8 and then needs SMTPUTF8 */
 };
 
-static const gchar *ms_address_error_non_ascii =
-    "non-ASCII addresses need SMTPUTF8, which is not supported yet";
-
-/* RFC 5322 §3.2.3 atext */
+/* RFC 5322 §3.2.3 atext, and any byte of a UTF-8 character beyond ASCII (RFC 6531 §3.3
+ * UTF8-non-ascii; the whole input was checked to be valid UTF-8) */
 static gboolean
 ms_address_is_atext(gchar c)
 {
-	return g_ascii_isalnum(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+	return g_ascii_isalnum(c) || (guchar)c >= 0x80 ||
+	       (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
-/* RFC 5321 §4.1.2 qtextSMTP: printable ASCII and space, without '"' and '\' */
+/* RFC 5321 §4.1.2 qtextSMTP: printable ASCII and space, without '"' and '\', and UTF-8 beyond
+ * ASCII (RFC 6531 §3.3) */
 static gboolean
 ms_address_is_qtext(gchar c)
 {
-	return c >= 32 && c <= 126 && c != '"' && c != '\\';
+	return (c >= 32 && c <= 126 && c != '"' && c != '\\') || (guchar)c >= 0x80;
 }
 
 /* C0 controls, DEL and the C1 controls U+0080..U+009F */
@@ -167,6 +168,16 @@ ms_address_is_ipv6(const gchar *text)
 }
 
 /* RFC 5321 Domain or address-literal; returns the reason it is not valid, or NULL */
+static gboolean
+ms_address_is_ascii(const gchar *text)
+{
+	for (const gchar *p = text; *p != '\0'; p++) {
+		if ((guchar)*p >= 0x80)
+			return FALSE;
+	}
+	return TRUE;
+}
+
 static gchar *
 ms_address_check_domain(const gchar *domain)
 {
@@ -191,6 +202,15 @@ ms_address_check_domain(const gchar *domain)
 			    domain);
 		}
 		return NULL;
+	}
+	if (!ms_address_is_ascii(domain)) {
+		/* an internationalized domain name is checked (and sent) as its A-labels */
+		g_autofree gchar *ascii = g_hostname_to_ascii(domain);
+		if (ascii == NULL || !ms_address_is_ascii(ascii)) {
+			return g_strdup("the domain is not a valid internationalized domain "
+					"name");
+		}
+		return ms_address_check_domain(ascii);
 	}
 	if (len > MS_ADDRESS_DOMAIN_MAX)
 		return g_strdup("the domain is longer than 253 octets");
@@ -226,11 +246,27 @@ ms_address_check_domain(const gchar *domain)
 }
 
 /* returns the reason addr_spec is not a valid RFC 5321 Mailbox, or NULL */
+/* addr_spec with its domain as A-labels; the domain (after the last '@', which a domain
+ * cannot hold) has been checked */
+static gchar *
+ms_address_normalize_valid(const gchar *addr_spec)
+{
+	const gchar *at = strrchr(addr_spec, '@');
+	g_autofree gchar *local = g_strndup(addr_spec, at - addr_spec);
+	g_autofree gchar *domain = NULL;
+
+	if (ms_address_is_ascii(at + 1) || at[1] == '[')
+		return g_strdup(addr_spec);
+	domain = g_hostname_to_ascii(at + 1);
+	return g_strdup_printf("%s@%s", local, domain);
+}
+
 static gchar *
 ms_address_check_mailbox(const gchar *addr_spec)
 {
-	const gchar *reason = NULL;
 	gsize local_len = 0;
+	gchar *domain_reason;
+	g_autofree gchar *normalized = NULL;
 
 	/* the character classes first, so the messages below can quote parts */
 	for (const guchar *p = (const guchar *)addr_spec; *p != '\0'; p++) {
@@ -238,11 +274,13 @@ ms_address_check_mailbox(const gchar *addr_spec)
 			return g_strdup("it contains a line break");
 		if (*p < 0x20 || *p == 0x7f)
 			return g_strdup("it contains a control character");
-		if (*p >= 0x80 && reason == NULL)
-			reason = ms_address_error_non_ascii;
 	}
-	if (reason != NULL)
-		return g_strdup(reason);
+	if (!g_utf8_validate(addr_spec, -1, NULL))
+		return g_strdup("it is not valid UTF-8");
+	for (const gchar *p = addr_spec; *p != '\0'; p = g_utf8_next_char(p)) {
+		if (ms_address_unichar_is_control(g_utf8_get_char(p)))
+			return g_strdup("it contains a control character");
+	}
 	if (addr_spec[0] == '\0')
 		return g_strdup("it is empty");
 
@@ -309,9 +347,33 @@ ms_address_check_mailbox(const gchar *addr_spec)
 	}
 	if (local_len > MS_ADDRESS_LOCAL_MAX)
 		return g_strdup("the part before '@' is longer than 64 octets");
-	if (strlen(addr_spec) > MS_ADDRESS_ADDR_SPEC_MAX)
+	domain_reason = ms_address_check_domain(addr_spec + local_len + 1);
+	if (domain_reason != NULL)
+		return domain_reason;
+	normalized = ms_address_normalize_valid(addr_spec);
+	if (strlen(normalized) > MS_ADDRESS_ADDR_SPEC_MAX)
 		return g_strdup("it is longer than 254 octets");
-	return ms_address_check_domain(addr_spec + local_len + 1);
+	return NULL;
+}
+
+gchar *
+ms_address_normalize_mailbox(const gchar *addr_spec)
+{
+	g_autofree gchar *reason = NULL;
+
+	g_return_val_if_fail(addr_spec != NULL, NULL);
+
+	reason = ms_address_check_mailbox(addr_spec);
+	if (reason != NULL)
+		return NULL;
+	return ms_address_normalize_valid(addr_spec);
+}
+
+gboolean
+ms_address_mailbox_needs_smtputf8(const gchar *addr_spec)
+{
+	g_return_val_if_fail(addr_spec != NULL, FALSE);
+	return !ms_address_is_ascii(addr_spec);
 }
 
 gboolean
@@ -457,7 +519,7 @@ ms_address_parse(const gchar *text, GError **error)
 
 	self = g_new0(MsAddress, 1);
 	self->display_name = g_steal_pointer(&display_name);
-	self->addr_spec = g_steal_pointer(&addr_spec);
+	self->addr_spec = ms_address_normalize_valid(addr_spec);
 	return self;
 }
 
@@ -473,6 +535,13 @@ ms_address_get_addr_spec(const MsAddress *self)
 {
 	g_return_val_if_fail(self != NULL, NULL);
 	return self->addr_spec;
+}
+
+gboolean
+ms_address_needs_smtputf8(const MsAddress *self)
+{
+	g_return_val_if_fail(self != NULL, FALSE);
+	return !ms_address_is_ascii(self->addr_spec);
 }
 
 /* RFC 2047 §5 (3): the only characters a Q encoded-word in a phrase may carry as they are;

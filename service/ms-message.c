@@ -69,6 +69,7 @@ struct _MsMessage {
 	GDateTime *date;	     /* nullable until the first ms_message_to_bytes() */
 	gchar *message_id;	     /* nullable: "<id-left@from-domain>" when set for tests */
 	gchar *id_left; /* random, made once so every rendering has the same Message-ID */
+	gboolean allow_8bit;
 };
 
 G_DEFINE_TYPE(MsMessage, ms_message, G_TYPE_OBJECT)
@@ -961,28 +962,47 @@ ms_message_normalize_body(const gchar *body)
 	return g_string_free(str, FALSE);
 }
 
-/* RFC 2045 §2.7: ASCII, no NUL, lines of at most 998 octets; body is already normalized */
-static gboolean
-ms_message_body_is_7bit(const gchar *body)
+typedef enum {
+	MS_MESSAGE_CTE_7BIT,
+	MS_MESSAGE_CTE_8BIT,
+	MS_MESSAGE_CTE_QUOTED_PRINTABLE,
+} MsMessageCte;
+
+/* RFC 2045 §2.7 and §2.8: 7bit is ASCII, 8bit may have any octet but NUL, and both have lines
+ * of at most 998 octets; anything else needs quoted-printable. body is already normalized and
+ * valid UTF-8 without NUL */
+static MsMessageCte
+ms_message_classify_text(const gchar *body)
 {
 	gsize line = 0;
+	gboolean ascii = TRUE;
 
 	for (const gchar *p = body; *p != '\0'; p++) {
 		if ((guchar)*p >= 0x80)
-			return FALSE;
+			ascii = FALSE;
 		if (*p == '\r' && p[1] == '\n') {
 			line = 0;
 			p++;
 			continue;
 		}
 		if (++line > MS_MESSAGE_LINE_HARD_MAX)
-			return FALSE;
+			return MS_MESSAGE_CTE_QUOTED_PRINTABLE;
 	}
-	return TRUE;
+	return ascii ? MS_MESSAGE_CTE_7BIT : MS_MESSAGE_CTE_8BIT;
 }
 
-static void
-ms_message_qp_append_line(GString *str, const gchar *line, gsize len)
+static const gchar *
+ms_message_cte_to_string(MsMessageCte cte)
+{
+	if (cte == MS_MESSAGE_CTE_7BIT)
+		return "7bit";
+	if (cte == MS_MESSAGE_CTE_8BIT)
+		return "8bit";
+	return "quoted-printable";
+}
+
+void
+ms_message_append_quoted_printable_line(GString *str, const gchar *line, gsize len)
 {
 	gsize col = 0;
 
@@ -1024,7 +1044,7 @@ ms_message_encode_quoted_printable(const gchar *text)
 	p = text;
 	while (*p != '\0') {
 		gsize len = strcspn(p, "\r\n");
-		ms_message_qp_append_line(str, p, len);
+		ms_message_append_quoted_printable_line(str, p, len);
 		p += len;
 		if (*p == '\0')
 			break;
@@ -1038,17 +1058,72 @@ ms_message_encode_quoted_printable(const gchar *text)
 	return g_string_free(str, FALSE);
 }
 
-/* the body or the html as it goes into its part: CRLF line ends, as it is when that is 7bit,
- * else quoted-printable */
+/* the body or the html as it goes into its part: CRLF line ends, as it is when that is 7bit
+ * (or 8bit, when allowed), else quoted-printable */
 static gchar *
-ms_message_encode_text(const gchar *text, gboolean *is_7bit)
+ms_message_encode_text(MsMessage *self, const gchar *text, MsMessageCte *cte)
 {
 	g_autofree gchar *normalized = ms_message_normalize_body(text);
 
-	*is_7bit = ms_message_body_is_7bit(normalized);
-	if (*is_7bit)
+	*cte = ms_message_classify_text(normalized);
+	if (*cte == MS_MESSAGE_CTE_8BIT && !self->allow_8bit)
+		*cte = MS_MESSAGE_CTE_QUOTED_PRINTABLE;
+	if (*cte != MS_MESSAGE_CTE_QUOTED_PRINTABLE)
 		return g_steal_pointer(&normalized);
 	return ms_message_encode_quoted_printable(normalized);
+}
+
+void
+ms_message_set_8bit_allowed(MsMessage *self, gboolean allowed)
+{
+	g_return_if_fail(MS_IS_MESSAGE(self));
+	self->allow_8bit = allowed;
+}
+
+static gboolean
+ms_message_text_is_8bit(MsMessage *self, const gchar *text)
+{
+	g_autofree gchar *normalized = NULL;
+
+	if (!self->allow_8bit || text == NULL)
+		return FALSE;
+	normalized = ms_message_normalize_body(text);
+	return ms_message_classify_text(normalized) == MS_MESSAGE_CTE_8BIT;
+}
+
+static gboolean
+ms_message_addresses_need_smtputf8(GPtrArray *addresses)
+{
+	for (guint i = 0; i < addresses->len; i++) {
+		if (ms_address_needs_smtputf8(g_ptr_array_index(addresses, i)))
+			return TRUE;
+	}
+	return FALSE;
+}
+
+MsMailFlags
+ms_message_get_mail_flags(MsMessage *self)
+{
+	MsMailFlags flags = MS_MAIL_FLAG_NONE;
+	gboolean has_text;
+
+	g_return_val_if_fail(MS_IS_MESSAGE(self), MS_MAIL_FLAG_NONE);
+
+	/* the same choice of parts as ms_message_render() */
+	has_text = (self->body != NULL && self->body[0] != '\0') ||
+		   (self->html == NULL && self->attachments->len == 0);
+	if ((has_text && ms_message_text_is_8bit(self, self->body)) ||
+	    ms_message_text_is_8bit(self, self->html))
+		flags |= MS_MAIL_FLAG_8BITMIME;
+	if ((self->from != NULL && ms_address_needs_smtputf8(self->from)) ||
+	    (self->reply_to != NULL && ms_address_needs_smtputf8(self->reply_to)) ||
+	    ms_message_addresses_need_smtputf8(self->to) ||
+	    ms_message_addresses_need_smtputf8(self->cc) ||
+	    ms_message_addresses_need_smtputf8(self->bcc)) {
+		/* UTF-8 in the header is 8-bit content too (RFC 6532 §3.5) */
+		flags |= MS_MAIL_FLAG_SMTPUTF8 | MS_MAIL_FLAG_8BITMIME;
+	}
+	return flags;
 }
 
 static gchar *
@@ -1128,12 +1203,12 @@ static void
 ms_message_append_text_part(GString *str,
 			    const gchar *subtype,
 			    const gchar *encoded,
-			    gboolean is_7bit)
+			    MsMessageCte cte)
 {
 	g_string_append_printf(str, "Content-Type: text/%s; charset=utf-8\r\n", subtype);
 	g_string_append_printf(str,
 			       "Content-Transfer-Encoding: %s\r\n\r\n",
-			       is_7bit ? "7bit" : "quoted-printable");
+			       ms_message_cte_to_string(cte));
 	g_string_append(str, encoded);
 }
 
@@ -1262,23 +1337,23 @@ static void
 ms_message_append_main_part(MsMessage *self,
 			    GString *str,
 			    const gchar *text,
-			    gboolean text_7bit,
+			    MsMessageCte text_cte,
 			    const gchar *html,
-			    gboolean html_7bit)
+			    MsMessageCte html_cte)
 {
 	if (text != NULL && html != NULL) {
 		ms_message_append_multipart_header(str, "alternative", self->boundary_alternative);
 		g_string_append(str, "\r\n");
 		/* the simplest first: RFC 2046 §5.1.4 */
 		ms_message_append_delimiter(str, self->boundary_alternative, TRUE);
-		ms_message_append_text_part(str, "plain", text, text_7bit);
+		ms_message_append_text_part(str, "plain", text, text_cte);
 		ms_message_append_delimiter(str, self->boundary_alternative, FALSE);
-		ms_message_append_text_part(str, "html", html, html_7bit);
+		ms_message_append_text_part(str, "html", html, html_cte);
 		ms_message_append_close_delimiter(str, self->boundary_alternative);
 	} else if (html != NULL) {
-		ms_message_append_text_part(str, "html", html, html_7bit);
+		ms_message_append_text_part(str, "html", html, html_cte);
 	} else {
-		ms_message_append_text_part(str, "plain", text, text_7bit);
+		ms_message_append_text_part(str, "plain", text, text_cte);
 	}
 }
 
@@ -1305,8 +1380,8 @@ ms_message_render(MsMessage *self, GError **error)
 	g_autofree gchar *message_id = NULL;
 	g_autofree gchar *text = NULL;
 	g_autofree gchar *html = NULL;
-	gboolean text_7bit = FALSE;
-	gboolean html_7bit = FALSE;
+	MsMessageCte text_cte = MS_MESSAGE_CTE_7BIT;
+	MsMessageCte html_cte = MS_MESSAGE_CTE_7BIT;
 	gboolean mixed = self->attachments->len > 0;
 	g_autoptr(GPtrArray) segments = NULL;
 	g_autoptr(GString) str = NULL;
@@ -1338,9 +1413,10 @@ ms_message_render(MsMessage *self, GError **error)
 
 	/* an empty body is left out when the html or an attachment carries the message */
 	if ((self->body != NULL && self->body[0] != '\0') || (self->html == NULL && !mixed))
-		text = ms_message_encode_text(self->body != NULL ? self->body : "", &text_7bit);
+		text =
+		    ms_message_encode_text(self, self->body != NULL ? self->body : "", &text_cte);
 	if (self->html != NULL)
-		html = ms_message_encode_text(self->html, &html_7bit);
+		html = ms_message_encode_text(self, self->html, &html_cte);
 	if (mixed) {
 		ms_message_ensure_boundary(self,
 					   &self->boundary_mixed,
@@ -1376,7 +1452,7 @@ ms_message_render(MsMessage *self, GError **error)
 
 	segments = g_ptr_array_new_with_free_func((GDestroyNotify)ms_message_segment_free);
 	if (!mixed) {
-		ms_message_append_main_part(self, str, text, text_7bit, html, html_7bit);
+		ms_message_append_main_part(self, str, text, text_cte, html, html_cte);
 		ms_message_flush_segment(segments, str);
 		return g_steal_pointer(&segments);
 	}
@@ -1385,7 +1461,7 @@ ms_message_render(MsMessage *self, GError **error)
 	g_string_append(str, "\r\n");
 	if (text != NULL || html != NULL) {
 		ms_message_append_delimiter(str, self->boundary_mixed, TRUE);
-		ms_message_append_main_part(self, str, text, text_7bit, html, html_7bit);
+		ms_message_append_main_part(self, str, text, text_cte, html, html_cte);
 	}
 	for (guint i = 0; i < self->attachments->len; i++) {
 		MsMessageAttachment *attachment = g_ptr_array_index(self->attachments, i);

@@ -3,6 +3,7 @@
 #include <gio/gio.h>
 
 #include "ms-address.h"
+#include "ms-mail-flags.h"
 
 G_BEGIN_DECLS
 
@@ -72,6 +73,16 @@ ms_message_add_attachment_bytes(MsMessage *self,
  * more than 900 chars without a space */
 gboolean
 ms_message_add_header(MsMessage *self, const gchar *name, const gchar *value, GError **error);
+/* whether a text part that is UTF-8 beyond ASCII with lines of at most 998 octets goes out as
+ * "Content-Transfer-Encoding: 8bit" (RFC 6152) rather than quoted-printable; FALSE by default.
+ * The daemon allows it and downgrades on the way to a server without 8BITMIME */
+void
+ms_message_set_8bit_allowed(MsMessage *self, gboolean allowed);
+/* what the message as set so far needs from the server: MS_MAIL_FLAG_8BITMIME when a part is
+ * 8bit, MS_MAIL_FLAG_SMTPUTF8 (and 8BITMIME) when an address has a UTF-8 local part, which then
+ * goes into the header as UTF-8 (RFC 6532) */
+MsMailFlags
+ms_message_get_mail_flags(MsMessage *self);
 /* for tests: fixed Date and Message-ID instead of now and a random one */
 void
 ms_message_set_date(MsMessage *self, GDateTime *date);
@@ -123,6 +134,11 @@ ms_message_encode_header_value(const gchar *value, gsize name_len);
 /* quoted-printable (RFC 2045 §6.7) with CRLF line ends and lines of at most 76 chars */
 gchar *
 ms_message_encode_quoted_printable(const gchar *text);
+/* one line of text (len bytes, without its line end) as quoted-printable, appended to str with
+ * soft breaks ("=" CRLF) so no encoded line passes 76 chars; the caller appends the hard CRLF.
+ * ms_message_encode_quoted_printable() is this for each line of text */
+void
+ms_message_append_quoted_printable_line(GString *str, const gchar *line, gsize len);
 /* an RFC 5322 §3.3 date-time ("Mon, 5 Jan 2026 09:03:07 -0530"), English names whatever the
  * locale; the value of the Date header, shared with the raw-message path */
 gchar *

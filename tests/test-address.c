@@ -113,12 +113,32 @@ test_address_forms(void)
 	     "Support <24/7>",
 	     "help@[192.0.2.1]",
 	     "\"Support <24/7>\" <help@[192.0.2.1]>"},
+	    /* an internationalized domain is kept as its A-labels, so it needs no SMTPUTF8 */
+	    {"Jörg <bob@exämple.org>",
+	     "Jörg",
+	     "bob@xn--exmple-cua.org",
+	     "=?UTF-8?Q?J=C3=B6rg?= <bob@xn--exmple-cua.org>"},
+	    {"bücher@bücher.example",
+	     NULL,
+	     "bücher@xn--bcher-kva.example",
+	     "bücher@xn--bcher-kva.example"},
+	    /* RFC 6531: UTF-8 local parts, dot-atom or quoted */
+	    {"jörg@example.org", NULL, "jörg@example.org", "jörg@example.org"},
+	    {"张伟 <张伟@例子.中国>",
+	     "张伟",
+	     "张伟@xn--fsqu00a.xn--fiqs8s",
+	     "=?UTF-8?B?5byg5Lyf?= <张伟@xn--fsqu00a.xn--fiqs8s>"},
+	    {"\"jörg müller\"@example.org",
+	     NULL,
+	     "\"jörg müller\"@example.org",
+	     "\"jörg müller\"@example.org"},
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(GError) error = NULL;
 		g_autoptr(MsAddress) address = ms_address_parse(cases[i].input, &error);
 		g_autofree gchar *header = NULL;
+		g_autofree gchar *normalized = NULL;
 
 		{
 			/* escaped: TAP output must stay valid UTF-8 without control characters */
@@ -131,6 +151,13 @@ test_address_forms(void)
 		g_assert_cmpstr(ms_address_get_addr_spec(address), ==, cases[i].addr_spec);
 		header = ms_address_to_header(address);
 		g_assert_cmpstr(header, ==, cases[i].header);
+		/* only a local part beyond ASCII needs SMTPUTF8 */
+		g_assert_cmpint(ms_address_needs_smtputf8(address),
+				==,
+				strchr(cases[i].addr_spec, '@') != NULL &&
+				    !g_str_is_ascii(cases[i].addr_spec));
+		normalized = ms_address_normalize_mailbox(cases[i].addr_spec);
+		g_assert_cmpstr(normalized, ==, cases[i].addr_spec);
 	}
 }
 
@@ -319,13 +346,14 @@ test_address_invalid(void)
 	     "'\"' and '@'"},
 	    {"\"\"@example.org",
 	     "'\"\"@example.org' is not a valid mail address: the quoted part before '@' is empty"},
-	    {"jörg@example.org",
-	     "'jörg@example.org' is not a valid mail address: non-ASCII addresses need SMTPUTF8, "
-	     "which is not supported yet"},
-	    {"Jörg <bob@exämple.org>",
-	     "'Jörg <bob@exämple.org>' is not a valid mail address: non-ASCII addresses need "
-	     "SMTPUTF8, which is not supported yet",
-	     TRUE},
+	    {"jörg\xc2\x85@example.org",
+	     "'jörg\\xC2\\x85@example.org' is not a valid mail address: it contains a control "
+	     "character"},
+	    {"bob@ex\xc3" "ample.org",
+	     "'bob@ex\\xC3ample.org' is not a valid mail address: it is not valid UTF-8"},
+	    {"bob@äääääääääääääääääääääääääääääääääääääääääääääääääääääääääääääääääääää.de",
+	     "'bob@äääääääääääääääääääääääääääääääääääääääääääääääääääääääääääääääääääää.de' is "
+	     "not a valid mail address: the domain is not a valid internationalized domain name"},
 	    {"bob@example.org\r\nBcc: eve@evil.example",
 	     "'bob@example.org\\r\\nBcc: eve@evil.example' is not a valid mail address: it "
 	     "contains a line break"},

@@ -631,6 +631,131 @@ test_message_utf8_body(void)
 	g_assert_cmpstr(decoded, ==, "Grüße aus Köln\r\n\r\nx = 1 \r\ntab\t\r\n你好\r\n");
 }
 
+/* with 8bit allowed (as the daemon composes): UTF-8 text goes out as it is, marked 8bit, and
+ * the message says it needs 8BITMIME; ASCII stays 7bit; a line over 998 octets still needs
+ * quoted-printable */
+static void
+test_message_8bit_body(void)
+{
+	struct {
+		const gchar *body;
+		const gchar *cte;
+		const gchar *sent;
+		MsMailFlags flags;
+	} cases[] = {
+	    {"Grüße aus Köln\n\nx = 1 \n你好\n",
+	     "8bit",
+	     "Grüße aus Köln\r\n\r\nx = 1 \r\n你好\r\n",
+	     MS_MAIL_FLAG_8BITMIME},
+	    {"plain ASCII\n", "7bit", "plain ASCII\r\n", MS_MAIL_FLAG_NONE},
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(MsMessage) message = test_message_new();
+		g_autofree gchar *text = NULL;
+		g_autofree gchar *cte =
+		    g_strdup_printf("\r\nContent-Transfer-Encoding: %s\r\n\r\n", cases[i].cte);
+		gboolean ret;
+
+		ms_message_set_8bit_allowed(message, TRUE);
+		ret = ms_message_set_body(message, cases[i].body, &error);
+		g_assert_no_error(error);
+		g_assert_true(ret);
+		g_assert_cmpint(ms_message_get_mail_flags(message), ==, cases[i].flags);
+		text = test_message_to_string(message);
+		g_assert_nonnull(strstr(text, cte));
+		g_assert_cmpstr(test_message_body(text), ==, cases[i].sent);
+	}
+
+	/* 8bit lines are limited to 998 octets too (RFC 2045 §2.8) */
+	{
+		g_autoptr(GError) error = NULL;
+		g_autoptr(MsMessage) message = test_message_new();
+		g_autoptr(GString) body = g_string_new("ü");
+		g_autofree gchar *text = NULL;
+		gboolean ret;
+
+		for (guint i = 0; i < 1000; i++)
+			g_string_append_c(body, 'x');
+		ms_message_set_8bit_allowed(message, TRUE);
+		ret = ms_message_set_body(message, body->str, &error);
+		g_assert_no_error(error);
+		g_assert_true(ret);
+		g_assert_cmpint(ms_message_get_mail_flags(message), ==, MS_MAIL_FLAG_NONE);
+		text = test_message_to_string(message);
+		g_assert_nonnull(
+		    strstr(text, "\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"));
+		test_assert_lines(text, 78);
+	}
+}
+
+/* html and text each get their own encoding; only an 8bit part sets the flag */
+static void
+test_message_8bit_alternative(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsMessage) message = test_message_new();
+	g_autofree gchar *text = NULL;
+	gboolean ret;
+
+	ms_message_set_8bit_allowed(message, TRUE);
+	ms_message_set_boundary_seed(message, "t");
+	ret = ms_message_set_body(message, "ASCII only\n", &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	ret = ms_message_set_html(message, "<p>Grüße</p>\n", &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	g_assert_cmpint(ms_message_get_mail_flags(message), ==, MS_MAIL_FLAG_8BITMIME);
+	text = test_message_to_string(message);
+	g_assert_nonnull(strstr(text,
+				"Content-Type: text/plain; charset=utf-8\r\n"
+				"Content-Transfer-Encoding: 7bit\r\n\r\n"
+				"ASCII only\r\n"));
+	g_assert_nonnull(strstr(text,
+				"Content-Type: text/html; charset=utf-8\r\n"
+				"Content-Transfer-Encoding: 8bit\r\n\r\n"
+				"<p>Grüße</p>\r\n"));
+}
+
+/* a UTF-8 local part goes into the header as it is (RFC 6532) and asks for SMTPUTF8; an
+ * internationalized domain goes out as A-labels and asks for nothing */
+static void
+test_message_utf8_addresses(void)
+{
+	struct {
+		const gchar *to;
+		const gchar *header;
+		MsMailFlags flags;
+	} cases[] = {
+	    {"Jörg <jörg@example.org>",
+	     "To: =?UTF-8?Q?J=C3=B6rg?= <jörg@example.org>\r\n",
+	     MS_MAIL_FLAG_SMTPUTF8 | MS_MAIL_FLAG_8BITMIME},
+	    {"bob@bücher.example", "To: bob@xn--bcher-kva.example\r\n", MS_MAIL_FLAG_NONE},
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(GDateTime) date = g_date_time_new_utc(2026, 11, 24, 15, 42, 0);
+		g_autoptr(MsMessage) message = ms_message_new();
+		g_autofree gchar *text = NULL;
+		gboolean ret;
+
+		ms_message_set_date(message, date);
+		ms_message_set_message_id(message, "test-1@example.org");
+		ret = ms_message_set_from(message, "alice@example.org", &error);
+		g_assert_no_error(error);
+		g_assert_true(ret);
+		ret = ms_message_add_to(message, cases[i].to, &error);
+		g_assert_no_error(error);
+		g_assert_true(ret);
+		g_assert_cmpint(ms_message_get_mail_flags(message), ==, cases[i].flags);
+		text = test_message_to_string(message);
+		g_assert_nonnull(strstr(text, cases[i].header));
+	}
+}
+
 static void
 test_message_quoted_printable(void)
 {
@@ -2389,6 +2514,9 @@ main(int argc, char **argv)
 	g_test_add_func("/mail-sender/message/long-line", test_message_long_line);
 	g_test_add_func("/mail-sender/message/utf8-body", test_message_utf8_body);
 	g_test_add_func("/mail-sender/message/quoted-printable", test_message_quoted_printable);
+	g_test_add_func("/mail-sender/message/8bit-body", test_message_8bit_body);
+	g_test_add_func("/mail-sender/message/8bit-alternative", test_message_8bit_alternative);
+	g_test_add_func("/mail-sender/message/utf8-addresses", test_message_utf8_addresses);
 	g_test_add_func("/mail-sender/message/dots", test_message_dots);
 	g_test_add_func("/mail-sender/message/line-endings", test_message_line_endings);
 	g_test_add_func("/mail-sender/message/invalid-body", test_message_invalid_body);
