@@ -359,6 +359,9 @@ ms_daemon_compose(MsDaemon *self, GVariant *dict, MsDaemonCall *call, GError **e
 	g_autoptr(MsMessage) message = ms_message_new();
 	const gchar *value = NULL;
 	g_autoptr(GVariant) headers = NULL;
+
+	/* UTF-8 text as it is; the SMTP client downgrades it for a server without 8BITMIME */
+	ms_message_set_8bit_allowed(message, TRUE);
 	/* refused rather than ignored: a caller must not believe its HTML or files went out */
 	if (g_variant_lookup(dict, "from", "&s", &value)) {
 		/* on the system bus the account's From is the admin's, not the caller's to choose
@@ -533,6 +536,7 @@ ms_daemon_spool_closed_cb(GObject *source, GAsyncResult *res, gpointer user_data
 	    account,
 	    ms_address_get_addr_spec(ms_message_get_from(spooling->message)),
 	    (const gchar *const *)recipients->pdata,
+	    ms_message_get_mail_flags(spooling->message),
 	    spooling->size,
 	    NULL,
 	    ms_daemon_submit_cb,
@@ -709,6 +713,32 @@ ms_daemon_method_verify(MsDaemonCall *call_owned)
 	ms_daemon_authorize_account(g_steal_pointer(&call), options, ms_daemon_verify_authorized);
 }
 
+/* what a complete message (SendRaw, Notify) needs from the server: 8BITMIME for any byte beyond
+ * ASCII, SMTPUTF8 for a UTF-8 envelope address. A raw message with UTF-8 in a header but ASCII
+ * addresses is not held back for SMTPUTF8: such mail is common from scripts and servers take
+ * it; recipients is NULL-terminated */
+static MsMailFlags
+ms_daemon_mail_flags(const gchar *sender, const gchar *const *recipients, GBytes *bytes)
+{
+	MsMailFlags flags = MS_MAIL_FLAG_NONE;
+	gsize len = 0;
+	const guchar *data = g_bytes_get_data(bytes, &len);
+
+	for (gsize i = 0; i < len; i++) {
+		if (data[i] >= 0x80) {
+			flags |= MS_MAIL_FLAG_8BITMIME;
+			break;
+		}
+	}
+	if (ms_address_mailbox_needs_smtputf8(sender))
+		flags |= MS_MAIL_FLAG_SMTPUTF8 | MS_MAIL_FLAG_8BITMIME;
+	for (guint i = 0; recipients[i] != NULL; i++) {
+		if (ms_address_mailbox_needs_smtputf8(recipients[i]))
+			flags |= MS_MAIL_FLAG_SMTPUTF8 | MS_MAIL_FLAG_8BITMIME;
+	}
+	return flags;
+}
+
 /* a complete message from SendRaw, SendRawFd or Notify: counted against the caller's rate
  * limit, then queued; recipients is NULL-terminated */
 static void
@@ -729,15 +759,17 @@ ms_daemon_submit_bytes(MsDaemonCall *call_owned,
 	}
 	/* not call->caller in the argument list: g_steal_pointer(&call) may run first */
 	owner = call->caller->uid;
-	ms_queue_submit_async(self->queue,
-			      owner,
-			      account,
-			      sender,
-			      (const gchar *const *)recipients->pdata,
-			      bytes,
-			      NULL,
-			      ms_daemon_submit_cb,
-			      g_steal_pointer(&call));
+	ms_queue_submit_async(
+	    self->queue,
+	    owner,
+	    account,
+	    sender,
+	    (const gchar *const *)recipients->pdata,
+	    ms_daemon_mail_flags(sender, (const gchar *const *)recipients->pdata, bytes),
+	    bytes,
+	    NULL,
+	    ms_daemon_submit_cb,
+	    g_steal_pointer(&call));
 }
 
 /* ---- SendRaw, SendRawFd ---- */
@@ -764,6 +796,7 @@ ms_daemon_raw_submit(MsDaemonCall *call_owned, GBytes *input)
 	g_autoptr(GPtrArray) recipients = NULL;
 	g_autofree const gchar **to = NULL;
 	const gchar *from = NULL;
+	g_autofree gchar *from_normalized = NULL;
 	gboolean dot_ends = FALSE;
 	MsRawMessageFlags flags = MS_RAW_MESSAGE_FLAG_NONE;
 	MsAccount *account = call->account;
@@ -800,7 +833,8 @@ ms_daemon_raw_submit(MsDaemonCall *call_owned, GBytes *input)
 					ms_account_get_name(account)));
 			return;
 		}
-		if (!ms_address_is_valid_mailbox(from)) {
+		from_normalized = ms_address_normalize_mailbox(from);
+		if (from_normalized == NULL) {
 			g_autofree gchar *from_safe = g_strescape(from, NULL);
 			ms_daemon_return_error(call,
 					       g_error_new(MS_ERROR,
@@ -809,6 +843,7 @@ ms_daemon_raw_submit(MsDaemonCall *call_owned, GBytes *input)
 							   from_safe));
 			return;
 		}
+		from = from_normalized;
 	} else {
 		from = ms_address_get_addr_spec(account_from);
 	}
@@ -1081,6 +1116,9 @@ ms_daemon_digest_ready_cb(MsNotifier *notifier,
 		g_warning("cannot compose a notification digest: %s", error->message);
 		return;
 	}
+	ms_job_set_mail_flags(
+	    job,
+	    ms_daemon_mail_flags(ms_job_get_sender(job), ms_job_get_recipients(job), bytes));
 	ms_queue_submit_reserved_async(self->queue,
 				       job,
 				       bytes,

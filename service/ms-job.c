@@ -16,6 +16,7 @@ struct _MsJob {
 	GStrv recipients;
 	gint64 created;
 	guint32 owner; /* uid of the caller that submitted it, MS_JOB_OWNER_NONE if none */
+	MsMailFlags mail_flags;
 	MsJobState state;
 	guint64 bytes_sent;
 	guint64 bytes_total;
@@ -125,6 +126,20 @@ ms_job_set_owner(MsJob *self, guint32 owner)
 {
 	g_return_if_fail(MS_IS_JOB(self));
 	self->owner = owner;
+}
+
+MsMailFlags
+ms_job_get_mail_flags(MsJob *self)
+{
+	g_return_val_if_fail(MS_IS_JOB(self), MS_MAIL_FLAG_NONE);
+	return self->mail_flags;
+}
+
+void
+ms_job_set_mail_flags(MsJob *self, MsMailFlags mail_flags)
+{
+	g_return_if_fail(MS_IS_JOB(self));
+	self->mail_flags = mail_flags;
 }
 
 const gchar *

@@ -2,6 +2,8 @@
 
 #include <gio/gio.h>
 
+#include "ms-mail-flags.h"
+
 G_BEGIN_DECLS
 
 typedef enum {
@@ -44,6 +46,11 @@ guint32
 ms_job_get_owner(MsJob *self);
 void
 ms_job_set_owner(MsJob *self, guint32 owner);
+/* what the message needs from the server (8BITMIME, SMTPUTF8), kept in the job record */
+MsMailFlags
+ms_job_get_mail_flags(MsJob *self);
+void
+ms_job_set_mail_flags(MsJob *self, MsMailFlags mail_flags);
 
 const gchar *
 ms_job_get_id(MsJob *self);

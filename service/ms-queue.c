@@ -113,6 +113,10 @@ ms_queue_envelope_to_data(MsJob *job, const gchar *error_name, const gchar *erro
 	g_key_file_set_uint64(kf, "job", "size", ms_job_get_bytes_total(job));
 	g_key_file_set_uint64(kf, "job", "attempts", ms_job_get_attempts(job));
 	g_key_file_set_uint64(kf, "job", "owner", ms_job_get_owner(job));
+	if ((ms_job_get_mail_flags(job) & MS_MAIL_FLAG_8BITMIME) != 0)
+		g_key_file_set_boolean(kf, "job", "8bitmime", TRUE);
+	if ((ms_job_get_mail_flags(job) & MS_MAIL_FLAG_SMTPUTF8) != 0)
+		g_key_file_set_boolean(kf, "job", "smtputf8", TRUE);
 	if (error_name != NULL) {
 		g_key_file_set_string(kf, "failure", "error", error_name);
 		g_key_file_set_string(kf, "failure", "message", error_message);
@@ -188,6 +192,7 @@ ms_queue_submit_common(MsQueue *self,
 		       MsAccount *account,
 		       const gchar *sender,
 		       const gchar *const *recipients,
+		       MsMailFlags mail_flags,
 		       GBytes *message,
 		       guint64 size,
 		       GCancellable *cancellable,
@@ -219,6 +224,7 @@ ms_queue_submit_common(MsQueue *self,
 			 size,
 			 g_get_real_time() / G_USEC_PER_SEC);
 	ms_job_set_owner(job, owner);
+	ms_job_set_mail_flags(job, mail_flags);
 	g_task_set_task_data(task, job, g_object_unref);
 	envelope = ms_queue_envelope_to_data(job, NULL, NULL);
 	/* once started, the commit finishes even if the caller goes away: the job is then
@@ -237,6 +243,7 @@ ms_queue_submit_async(MsQueue *self,
 		      MsAccount *account,
 		      const gchar *sender,
 		      const gchar *const *recipients,
+		      MsMailFlags mail_flags,
 		      GBytes *message,
 		      GCancellable *cancellable,
 		      GAsyncReadyCallback callback,
@@ -254,6 +261,7 @@ ms_queue_submit_async(MsQueue *self,
 			       account,
 			       sender,
 			       recipients,
+			       mail_flags,
 			       message,
 			       g_bytes_get_size(message),
 			       cancellable,
@@ -299,6 +307,7 @@ ms_queue_submit_prepared_async(MsQueue *self,
 			       MsAccount *account,
 			       const gchar *sender,
 			       const gchar *const *recipients,
+			       MsMailFlags mail_flags,
 			       guint64 size,
 			       GCancellable *cancellable,
 			       GAsyncReadyCallback callback,
@@ -316,6 +325,7 @@ ms_queue_submit_prepared_async(MsQueue *self,
 			       account,
 			       sender,
 			       recipients,
+			       mail_flags,
 			       NULL,
 			       size,
 			       cancellable,
@@ -921,6 +931,7 @@ ms_queue_start_transaction(MsDelivery *delivery)
 	ms_smtp_client_transaction_stream_async(delivery->client,
 						ms_job_get_sender(job),
 						ms_job_get_recipients(job),
+						ms_job_get_mail_flags(job),
 						delivery->entry->message,
 						delivery->entry->message_size,
 						ms_job_get_cancellable(job),
@@ -1189,6 +1200,7 @@ ms_queue_recover_job(MsQueue *self, const gchar *id, GError **error)
 	g_autofree gchar *sender = NULL;
 	g_auto(GStrv) recipients = NULL;
 	g_autoptr(MsJob) job = NULL;
+	MsMailFlags mail_flags = MS_MAIL_FLAG_NONE;
 	GStatBuf st;
 
 	if (kf == NULL)
@@ -1218,6 +1230,11 @@ ms_queue_recover_job(MsQueue *self, const gchar *id, GError **error)
 			 g_key_file_has_key(kf, "job", "owner", NULL)
 			     ? (guint32)g_key_file_get_uint64(kf, "job", "owner", NULL)
 			     : MS_JOB_OWNER_NONE);
+	if (g_key_file_get_boolean(kf, "job", "8bitmime", NULL))
+		mail_flags |= MS_MAIL_FLAG_8BITMIME;
+	if (g_key_file_get_boolean(kf, "job", "smtputf8", NULL))
+		mail_flags |= MS_MAIL_FLAG_SMTPUTF8;
+	ms_job_set_mail_flags(job, mail_flags);
 	g_info("recovered job %s from the spool", id);
 	ms_queue_add_job(self, job);
 	return TRUE;

@@ -38,13 +38,15 @@ ms_queue_start(MsQueue *self);
 void
 ms_queue_set_config(MsQueue *self, MsConfig *config);
 
-/* owner: the uid of the caller, who may cancel the job (MS_JOB_OWNER_NONE: root only) */
+/* owner: the uid of the caller, who may cancel the job (MS_JOB_OWNER_NONE: root only);
+ * mail_flags: what the message needs from the server (ms_message_get_mail_flags()) */
 void
 ms_queue_submit_async(MsQueue *self,
 		      guint32 owner,
 		      MsAccount *account,
 		      const gchar *sender,
 		      const gchar *const *recipients,
+		      MsMailFlags mail_flags,
 		      GBytes *message,
 		      GCancellable *cancellable,
 		      GAsyncReadyCallback callback,
@@ -63,6 +65,7 @@ ms_queue_submit_prepared_async(MsQueue *self,
 			       MsAccount *account,
 			       const gchar *sender,
 			       const gchar *const *recipients,
+			       MsMailFlags mail_flags,
 			       guint64 size,
 			       GCancellable *cancellable,
 			       GAsyncReadyCallback callback,

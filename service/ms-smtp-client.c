@@ -10,6 +10,7 @@
 
 #include "ms-dot-stuffer.h"
 #include "ms-error.h"
+#include "ms-mime-downgrade.h"
 #include "ms-sasl.h"
 #include "ms-smtp-client.h"
 #include "ms-smtp-reply.h"
@@ -106,6 +107,9 @@ typedef struct {
 	GInputStream *input;	 /* the message, read in chunks as it is sent */
 	guint64 size;		 /* bytes of it to send, as announced with SIZE= */
 	const gchar *size_param; /* of the SIZE extension, NULL if not offered */
+	gchar *mail_params;	 /* after MAIL FROM:<…>: " BODY=8BITMIME SMTPUTF8" or "" */
+	GConverter *downgrade;	 /* 8bit parts to quoted-printable on the way, or NULL */
+	GByteArray *downgraded;	 /* a chunk after the downgrade */
 	gboolean all_or_nothing; /* send: one refused recipient fails it all */
 	guint n_sent;		 /* commands written */
 	guint n_replied;	 /* replies read */
@@ -168,6 +172,10 @@ ms_smtp_client_helper_free(MsSmtpClientHelper *helper)
 		g_byte_array_unref(helper->chunk);
 	g_clear_pointer(&helper->result, ms_smtp_result_free);
 	g_clear_object(&helper->input);
+	g_clear_object(&helper->downgrade);
+	if (helper->downgraded != NULL)
+		g_byte_array_unref(helper->downgraded);
+	g_free(helper->mail_params);
 	g_strfreev(helper->recipients);
 	g_free(helper->envelope_from);
 	g_object_unref(helper->self);
@@ -707,12 +715,15 @@ static gchar *
 ms_smtp_client_transaction_line(MsSmtpClientHelper *helper, guint i)
 {
 	if (i == 0 && helper->size_param != NULL) {
-		return g_strdup_printf("MAIL FROM:<%s> SIZE=%" G_GUINT64_FORMAT,
+		return g_strdup_printf("MAIL FROM:<%s> SIZE=%" G_GUINT64_FORMAT "%s",
 				       helper->envelope_from,
-				       helper->size);
+				       helper->size,
+				       helper->mail_params);
 	}
 	if (i == 0)
-		return g_strdup_printf("MAIL FROM:<%s>", helper->envelope_from);
+		return g_strdup_printf("MAIL FROM:<%s>%s",
+				       helper->envelope_from,
+				       helper->mail_params);
 	if (i <= helper->n_recipients)
 		return g_strdup_printf("RCPT TO:<%s>", helper->recipients[i - 1]);
 	return g_strdup("DATA");
@@ -885,6 +896,61 @@ ms_smtp_client_write_chunk_cb(GObject *source, GAsyncResult *res, gpointer user_
 	ms_smtp_client_read_reply(task, "DATA", ms_smtp_client_data_end_cb);
 }
 
+/* runs a chunk of the message through the 8BITMIME downgrade into out; at_end flushes what
+ * the converter still holds. The converter keeps partial lines itself, so it takes all input */
+static gboolean
+ms_smtp_client_downgrade_chunk(GConverter *converter,
+			       const guint8 *data,
+			       gsize len,
+			       gboolean at_end,
+			       GByteArray *out,
+			       GError **error)
+{
+	g_byte_array_set_size(out, 0);
+	for (;;) {
+		g_autoptr(GError) error_local = NULL;
+		GConverterResult result;
+		gsize bytes_read = 0;
+		gsize bytes_written = 0;
+		guint old_len = out->len;
+
+		g_byte_array_set_size(out, old_len + MS_SMTP_CLIENT_CHUNK_SIZE);
+		result =
+		    g_converter_convert(converter,
+					data,
+					len,
+					out->data + old_len,
+					MS_SMTP_CLIENT_CHUNK_SIZE,
+					at_end ? G_CONVERTER_INPUT_AT_END : G_CONVERTER_NO_FLAGS,
+					&bytes_read,
+					&bytes_written,
+					&error_local);
+		g_byte_array_set_size(out, old_len + (guint)bytes_written);
+		if (result == G_CONVERTER_ERROR) {
+			/* it holds a partial line and waits for the next chunk */
+			if (!at_end && len == 0 &&
+			    g_error_matches(error_local, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT))
+				return TRUE;
+			g_propagate_error(error, g_steal_pointer(&error_local));
+			return FALSE;
+		}
+		if (result == G_CONVERTER_FINISHED)
+			return TRUE;
+		data += bytes_read;
+		len -= bytes_read;
+		/* what it still holds comes out with the next chunk */
+		if (len == 0 && !at_end)
+			return TRUE;
+		if (bytes_read == 0 && bytes_written == 0) {
+			g_set_error_literal(error,
+					    G_IO_ERROR,
+					    G_IO_ERROR_FAILED,
+					    "the converter makes no progress");
+			return FALSE;
+		}
+	}
+}
+
 /* dot-stuffs data (the last of the message once consumed reaches size) and writes it; the
  * next chunk is read only once this one is written, so at most one chunk is in memory */
 static void
@@ -893,8 +959,29 @@ ms_smtp_client_write_chunk(GTask *task, const guint8 *data, gsize len)
 	MsSmtpClientHelper *helper = g_task_get_task_data(task);
 
 	g_byte_array_set_size(helper->chunk, 0);
-	ms_dot_stuffer_feed(&helper->stuffer, data, len, helper->chunk);
 	helper->consumed += len;
+	if (helper->downgrade != NULL) {
+		g_autoptr(GError) error = NULL;
+
+		if (!ms_smtp_client_downgrade_chunk(helper->downgrade,
+						    data,
+						    len,
+						    helper->consumed == helper->size,
+						    helper->downgraded,
+						    &error)) {
+			ms_smtp_client_return_error(
+			    task,
+			    g_error_new(MS_ERROR,
+					MS_ERROR_STORAGE,
+					_("cannot convert the message for a server without "
+					  "8BITMIME: %s"),
+					error->message));
+			return;
+		}
+		data = helper->downgraded->data;
+		len = helper->downgraded->len;
+	}
+	ms_dot_stuffer_feed(&helper->stuffer, data, len, helper->chunk);
 	if (helper->consumed == helper->size)
 		ms_dot_stuffer_finish(&helper->stuffer, helper->chunk);
 	g_output_stream_write_all_async(g_io_stream_get_output_stream(helper->self->stream),
@@ -974,6 +1061,10 @@ ms_smtp_client_transaction_data(GTask *task)
 	/* room for a chunk and some dot-stuffing; it grows if a chunk needs more */
 	helper->chunk =
 	    g_byte_array_sized_new((guint)MIN(helper->size, MS_SMTP_CLIENT_CHUNK_SIZE) + 1024);
+	if (helper->downgrade != NULL) {
+		g_converter_reset(helper->downgrade);
+		helper->downgraded = g_byte_array_new();
+	}
 	helper->step = "DATA";
 	/* an empty message is just the terminator */
 	if (helper->size == 0) {
@@ -1987,10 +2078,79 @@ ms_smtp_client_open_finish(MsSmtpClient *self, GAsyncResult *res, GError **error
 	return g_task_propagate_boolean(G_TASK(res), error);
 }
 
+/* the first address of the envelope that is not ASCII, NULL if none */
+static const gchar *
+ms_smtp_client_envelope_utf8_address(MsSmtpClientHelper *helper)
+{
+	if (!g_str_is_ascii(helper->envelope_from))
+		return helper->envelope_from;
+	for (guint i = 0; i < helper->n_recipients; i++) {
+		if (!g_str_is_ascii(helper->recipients[i]))
+			return helper->recipients[i];
+	}
+	return NULL;
+}
+
+static gboolean
+ms_smtp_client_has_extension(MsSmtpClient *self, const gchar *keyword)
+{
+	return self->extensions != NULL && g_hash_table_contains(self->extensions, keyword);
+}
+
+/* what the message needs (RFC 6531 SMTPUTF8, RFC 6152 8BITMIME) against what the server
+ * offers: the MAIL FROM parameters, or the downgrade of 8bit parts on the way; refused before
+ * anything is sent when UTF-8 addresses meet a server without SMTPUTF8, since no downgrade of
+ * an address exists that would still reach the same mailbox */
+static gboolean
+ms_smtp_client_prepare_body(MsSmtpClient *self,
+			    MsSmtpClientHelper *helper,
+			    MsMailFlags mail_flags,
+			    GError **error)
+{
+	const gchar *utf8_address = ms_smtp_client_envelope_utf8_address(helper);
+	g_autoptr(GString) params = g_string_new(NULL);
+
+	if (utf8_address != NULL)
+		mail_flags |= MS_MAIL_FLAG_SMTPUTF8 | MS_MAIL_FLAG_8BITMIME;
+	if ((mail_flags & MS_MAIL_FLAG_SMTPUTF8) != 0 &&
+	    !ms_smtp_client_has_extension(self, "SMTPUTF8")) {
+		if (utf8_address != NULL) {
+			g_set_error(error,
+				    MS_ERROR,
+				    MS_ERROR_REJECTED,
+				    _("%s does not offer SMTPUTF8, which the address '%s' needs; "
+				      "nothing was sent: use an ASCII address for it or a server "
+				      "that offers SMTPUTF8"),
+				    self->server,
+				    utf8_address);
+		} else {
+			g_set_error(error,
+				    MS_ERROR,
+				    MS_ERROR_REJECTED,
+				    _("%s does not offer SMTPUTF8, which the UTF-8 addresses in "
+				      "the message's header need; nothing was sent: use ASCII "
+				      "addresses or a server that offers SMTPUTF8"),
+				    self->server);
+		}
+		return FALSE;
+	}
+	if ((mail_flags & MS_MAIL_FLAG_8BITMIME) != 0) {
+		if (ms_smtp_client_has_extension(self, "8BITMIME"))
+			g_string_append(params, " BODY=8BITMIME");
+		else
+			helper->downgrade = G_CONVERTER(ms_mime_downgrade_new());
+	}
+	if ((mail_flags & MS_MAIL_FLAG_SMTPUTF8) != 0)
+		g_string_append(params, " SMTPUTF8");
+	helper->mail_params = g_string_free(g_steal_pointer(&params), FALSE);
+	return TRUE;
+}
+
 static void
 ms_smtp_client_transaction_start(MsSmtpClient *self,
 				 const gchar *envelope_from,
 				 const gchar *const *recipients,
+				 MsMailFlags mail_flags,
 				 GInputStream *message,
 				 guint64 size,
 				 gboolean all_or_nothing,
@@ -2003,6 +2163,7 @@ ms_smtp_client_transaction_start(MsSmtpClient *self,
 	GError *error = NULL;
 
 	helper->envelope_from = g_strdup(envelope_from != NULL ? envelope_from : "");
+	helper->mail_params = g_strdup("");
 	helper->recipients = g_strdupv((gchar **)recipients);
 	helper->n_recipients = recipients != NULL ? g_strv_length((gchar **)recipients) : 0;
 	helper->input = g_object_ref(message);
@@ -2059,6 +2220,11 @@ ms_smtp_client_transaction_start(MsSmtpClient *self,
 		}
 	}
 
+	if (!ms_smtp_client_prepare_body(self, helper, mail_flags, &error)) {
+		g_task_return_error(task, error);
+		return;
+	}
+
 	self->busy = TRUE;
 	ms_smtp_client_emit_progress(self, MS_SMTP_STAGE_SENDING, 0, size);
 	ms_smtp_client_transaction_send(g_steal_pointer(&task));
@@ -2068,6 +2234,7 @@ void
 ms_smtp_client_transaction_stream_async(MsSmtpClient *self,
 					const gchar *envelope_from,
 					const gchar *const *recipients,
+					MsMailFlags mail_flags,
 					GInputStream *message,
 					guint64 size,
 					GCancellable *cancellable,
@@ -2080,6 +2247,7 @@ ms_smtp_client_transaction_stream_async(MsSmtpClient *self,
 	ms_smtp_client_transaction_start(self,
 					 envelope_from,
 					 recipients,
+					 mail_flags,
 					 message,
 					 size,
 					 FALSE,
@@ -2108,6 +2276,7 @@ ms_smtp_client_transaction_async(MsSmtpClient *self,
 	ms_smtp_client_transaction_stream_async(self,
 						envelope_from,
 						recipients,
+						MS_MAIL_FLAG_NONE,
 						input,
 						g_bytes_get_size(message),
 						cancellable,
@@ -2243,6 +2412,7 @@ ms_smtp_client_send_open_cb(GObject *source, GAsyncResult *res, gpointer user_da
 	ms_smtp_client_transaction_start(self,
 					 send->envelope_from,
 					 (const gchar *const *)send->recipients,
+					 MS_MAIL_FLAG_NONE,
 					 input,
 					 g_bytes_get_size(send->message),
 					 TRUE,

@@ -3,6 +3,7 @@
 #include <gio/gio.h>
 
 #include "ms-account.h"
+#include "ms-mail-flags.h"
 
 G_BEGIN_DECLS
 
@@ -94,18 +95,25 @@ ms_smtp_client_open_finish(MsSmtpClient *self, GAsyncResult *res, GError **error
  *   MS_ERROR_STORAGE  the message could not be read (a read error, or the stream ended before
  *     size bytes): "cannot read the message from the spool: ..."; the session is closed
  *     without the final dot, so the server never takes a truncated message
+ * mail_flags (and any envelope address beyond ASCII, which implies SMTPUTF8) choose the MAIL
+ * FROM parameters: SMTPUTF8 when needed, and refused before anything is sent with
+ * MS_ERROR_REJECTED ("… does not offer SMTPUTF8, which the address '…' needs …") when the
+ * server lacks it; BODY=8BITMIME for 8-bit content when the server offers 8BITMIME, else the
+ * message goes through MsMimeDowngrade (8bit parts become quoted-printable; SIZE= still
+ * announces the spooled size, which RFC 1870 allows as an estimate).
  * Once the whole message is written, the reply to it is awaited even if cancellable fires:
  * the outcome is then the server's, and reporting it is the only truthful answer. */
 void
 ms_smtp_client_transaction_stream_async(MsSmtpClient *self,
 					const gchar *envelope_from,
 					const gchar *const *recipients,
+					MsMailFlags mail_flags,
 					GInputStream *message,
 					guint64 size,
 					GCancellable *cancellable,
 					GAsyncReadyCallback callback,
 					gpointer user_data);
-/* the same with the message in memory (read through a GMemoryInputStream) */
+/* the same with the message in memory (read through a GMemoryInputStream), no mail_flags */
 void
 ms_smtp_client_transaction_async(MsSmtpClient *self,
 				 const gchar *envelope_from,

@@ -30,6 +30,7 @@ ms_test_mail_free(MsTestMail *mail)
 	g_clear_pointer(&mail->eml, g_bytes_unref);
 	g_free(mail->mail_from);
 	g_strfreev(mail->rcpt_tos);
+	g_strfreev(mail->mail_options);
 	g_free(mail->helo);
 	g_free(mail->ehlo_or_helo);
 	g_free(mail->auth_login);
@@ -481,6 +482,21 @@ ms_test_json_dup_string(JsonObject *obj, const gchar *member)
 	return json_node_dup_string(node);
 }
 
+/* a JSON array of strings as a GStrv, empty when missing */
+static GStrv
+ms_test_json_dup_strv(JsonObject *obj, const gchar *member)
+{
+	g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+	JsonNode *node = json_object_get_member(obj, member);
+
+	if (node != NULL && JSON_NODE_HOLDS_ARRAY(node)) {
+		JsonArray *array = json_node_get_array(node);
+		for (guint i = 0; i < json_array_get_length(array); i++)
+			g_strv_builder_add(builder, json_array_get_string_element(array, i));
+	}
+	return g_strv_builder_end(builder);
+}
+
 static MsTestMail *
 ms_test_mail_load(const gchar *maildir, const gchar *id, GError **error)
 {
@@ -530,6 +546,7 @@ ms_test_mail_load(const gchar *maildir, const gchar *id, GError **error)
 			g_strv_builder_add(rcpts, json_array_get_string_element(array, i));
 	}
 	mail->rcpt_tos = g_strv_builder_end(rcpts);
+	mail->mail_options = ms_test_json_dup_strv(obj, "mail_options");
 	return g_steal_pointer(&mail);
 }
 

@@ -19,6 +19,7 @@ typedef struct {
 	GBytes *eml; /* the bytes after DATA, dot-unstuffed, CRLF line ends */
 	gchar *mail_from;
 	GStrv rcpt_tos;
+	GStrv mail_options; /* MAIL FROM parameters: "SIZE=123", "BODY=8BITMIME", "SMTPUTF8" */
 	gchar *helo;
 	gchar *ehlo_or_helo;   /* "EHLO" or "HELO" */
 	gchar *auth_login;     /* NULL without AUTH */

@@ -33,6 +33,9 @@ so there is no separate flag for rejecting AUTH: give the client other credentia
 
 --pipelining advertises PIPELINING (RFC 2920) in the EHLO reply (aiosmtpd reads commands in
 order from one buffer, so it handles pipelined commands anyway; it just does not say so).
+--no-8bitmime leaves 8BITMIME out of the EHLO reply (a server that takes 7-bit mail only);
+--smtputf8 advertises SMTPUTF8 (RFC 6531) and accepts UTF-8 addresses; without it aiosmtpd
+refuses them.
 --timeout S closes a connection idle for S seconds, without a word (as aiosmtpd does).
 
 --auth USER:PASS requires AUTH PLAIN/LOGIN with exactly these credentials before MAIL.
@@ -112,6 +115,8 @@ class Recorder:
             responses = [r for r in responses if not r.startswith("250-AUTH")]
         if self.args.pipelining:
             responses.insert(-1, "250-PIPELINING")
+        if self.args.no_8bitmime:
+            responses = [r for r in responses if r[4:] != "8BITMIME"]
         return responses
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
@@ -376,7 +381,7 @@ async def main(args):
 
     if args.mode in GOOD_MODES or args.mode == "tls-only-silent":
         kw = dict(hostname=args.hostname, ident="mail-sender test SMTP", timeout=args.timeout,
-                  data_size_limit=args.size_limit)
+                  data_size_limit=args.size_limit, enable_SMTPUTF8=args.smtputf8)
         if args.mode in ("starttls", "require-starttls"):
             kw.update(tls_context=ctx, require_starttls=args.mode == "require-starttls")
         if args.auth:
@@ -433,6 +438,10 @@ def parse_args(argv=None):
     p.add_argument("--size-limit", type=int, default=10 * 1024 * 1024, help="SIZE, bytes")
     p.add_argument("--timeout", type=float, default=60, help="idle timeout, seconds")
     p.add_argument("--pipelining", action="store_true", help="advertise PIPELINING in EHLO")
+    p.add_argument("--no-8bitmime", action="store_true",
+                   help="do not advertise 8BITMIME in EHLO (good modes)")
+    p.add_argument("--smtputf8", action="store_true",
+                   help="advertise SMTPUTF8 and take UTF-8 addresses (good modes)")
     p.add_argument("--ready-file", help="write the listening port to this file when ready")
     p.add_argument("-v", "--verbose", action="store_true", help="log the SMTP dialogue")
     args = p.parse_args(argv)

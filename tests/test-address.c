@@ -349,7 +349,8 @@ test_address_invalid(void)
 	    {"jörg\xc2\x85@example.org",
 	     "'jörg\\xC2\\x85@example.org' is not a valid mail address: it contains a control "
 	     "character"},
-	    {"bob@ex\xc3" "ample.org",
+	    {"bob@ex\xc3"
+	     "ample.org",
 	     "'bob@ex\\xC3ample.org' is not a valid mail address: it is not valid UTF-8"},
 	    {"bob@äääääääääääääääääääääääääääääääääääääääääääääääääääääääääääääääääääää.de",
 	     "'bob@äääääääääääääääääääääääääääääääääääääääääääääääääääääääääääääääääääää.de' is "

@@ -2176,6 +2176,230 @@ test_spool_lock_respected(void)
 }
 
 /* finished jobs leave the bus after the retention time (shortened here from 10 minutes) */
+/* ---- 8BITMIME and SMTPUTF8 ---- */
+
+/* a server of mode with extra_args, the daemon for it, one Send of message, and the one message
+ * the server took */
+static MsTestMail *
+send_one(const gchar *const *server_args, const gchar *message)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", server_args, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autofree gchar *job = NULL;
+	const gchar *result;
+
+	g_assert_no_error(error);
+	conf = make_conf(server, "security=none\n" ONE_ATTEMPT);
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	job = send_and_wait(daemon, signals, message);
+	result = ms_test_signals_get_result(signals, job);
+	if (!g_str_has_prefix(result, "Sent "))
+		g_error("expected Sent, got: %s", result);
+	mails = ms_test_server_wait_for_messages(server, 1, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 1);
+	return g_ptr_array_steal_index(mails, 0);
+}
+
+static gboolean
+bytes_are_ascii(GBytes *bytes)
+{
+	gsize len = 0;
+	const guint8 *data = g_bytes_get_data(bytes, &len);
+
+	for (gsize i = 0; i < len; i++) {
+		if (data[i] >= 0x80)
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* a server with 8BITMIME gets UTF-8 text as it is, announced with BODY=8BITMIME */
+static void
+test_send_8bitmime(void)
+{
+	g_autoptr(MsTestMail) mail = send_one(NULL,
+					      "{'to': <['rcpt@example.test']>, 'subject': <'hi'>,"
+					      " 'body': <'Grüße aus Köln\\n你好\\n'>}");
+
+	g_assert_true(g_strv_contains((const gchar *const *)mail->mail_options, "BODY=8BITMIME"));
+	g_assert_false(g_strv_contains((const gchar *const *)mail->mail_options, "SMTPUTF8"));
+	g_assert_true(bytes_contain(mail->eml,
+				    "Content-Transfer-Encoding: 8bit\r\n\r\n"
+				    "Grüße aus Köln\r\n你好\r\n"));
+}
+
+/* a server without 8BITMIME gets the same message with its 8bit parts as quoted-printable,
+ * nothing beyond ASCII, and no BODY= parameter (RFC 6152 §3) */
+static void
+test_send_8bit_downgraded(void)
+{
+	const gchar *args[] = {"--no-8bitmime", NULL};
+	g_autoptr(MsTestMail) mail =
+	    send_one(args,
+		     "{'to': <['rcpt@example.test']>, 'subject': <'hi'>,"
+		     " 'body': <'Grüße aus Köln \\n.Punkt\\n'>, 'html': <'<p>Grüße</p>\\n'>}");
+
+	for (guint i = 0; mail->mail_options[i] != NULL; i++)
+		g_assert_false(g_str_has_prefix(mail->mail_options[i], "BODY="));
+	g_assert_true(bytes_are_ascii(mail->eml));
+	g_assert_false(bytes_contain(mail->eml, "8bit"));
+	g_assert_true(bytes_contain(mail->eml,
+				    "Content-Type: text/plain; charset=utf-8\r\n"
+				    "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+				    "Gr=C3=BC=C3=9Fe aus K=C3=B6ln=20\r\n.Punkt\r\n\r\n--"));
+	g_assert_true(bytes_contain(mail->eml,
+				    "Content-Type: text/html; charset=utf-8\r\n"
+				    "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+				    "<p>Gr=C3=BC=C3=9Fe</p>\r\n\r\n--"));
+}
+
+/* a raw message with an 8bit part: BODY=8BITMIME where offered, else that part downgraded and
+ * the rest as it was */
+static void
+test_send_raw_8bit(void)
+{
+	const gchar *raw = "From: raw@example.test\n"
+			   "To: rcpt@example.test\n"
+			   "Subject: raw\n"
+			   "MIME-Version: 1.0\n"
+			   "Content-Type: text/plain; charset=utf-8\n"
+			   "Content-Transfer-Encoding: 8bit\n"
+			   "\n"
+			   "Grüße\n";
+	const gchar *no_8bitmime[] = {"--no-8bitmime", NULL};
+
+	for (guint i = 0; i < 2; i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(MsTestServer) server =
+		    ms_test_server_start("plain", i == 0 ? NULL : no_8bitmime, &error);
+		g_autofree gchar *conf = NULL;
+		g_autoptr(MsTestDaemon) daemon = NULL;
+		g_autoptr(MsTestSignals) signals = NULL;
+		g_autoptr(GPtrArray) mails = NULL;
+		g_autofree gchar *job = NULL;
+		MsTestMail *mail;
+
+		g_assert_no_error(error);
+		conf = make_conf(server, "security=none\n" ONE_ATTEMPT);
+		daemon = ms_test_daemon_start(conf, &error);
+		g_assert_no_error(error);
+		signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+		job = send_raw(daemon, raw, strlen(raw), "{}", &error);
+		g_assert_no_error(error);
+		g_assert_true(ms_test_signals_wait_finished(signals, job, WAIT_MS));
+		mails = ms_test_server_wait_for_messages(server, 1, WAIT_MS);
+		g_assert_cmpuint(mails->len, ==, 1);
+		mail = g_ptr_array_index(mails, 0);
+		if (i == 0) {
+			g_assert_true(g_strv_contains((const gchar *const *)mail->mail_options,
+						      "BODY=8BITMIME"));
+			g_assert_true(
+			    bytes_contain(mail->eml, "Content-Transfer-Encoding: 8bit\r\n"));
+			g_assert_true(bytes_contain(mail->eml, "\r\n\r\nGrüße\r\n"));
+		} else {
+			g_assert_false(g_strv_contains((const gchar *const *)mail->mail_options,
+						       "BODY=8BITMIME"));
+			g_assert_true(bytes_are_ascii(mail->eml));
+			g_assert_true(
+			    bytes_contain(mail->eml,
+					  "Subject: raw\r\n"
+					  "MIME-Version: 1.0\r\n"
+					  "Content-Type: text/plain; charset=utf-8\r\n"
+					  "Content-Transfer-Encoding: quoted-printable\r\n"));
+			g_assert_true(bytes_contain(mail->eml, "\r\n\r\nGr=C3=BC=C3=9Fe\r\n"));
+		}
+	}
+}
+
+/* a UTF-8 local part goes out with SMTPUTF8 to a server that offers it, in the envelope and
+ * in the header; an internationalized domain as A-labels */
+static void
+test_send_smtputf8(void)
+{
+	const gchar *args[] = {"--smtputf8", NULL};
+	const gchar *rcpts_expected[] = {"jörg@example.test", "bob@xn--bcher-kva.example", NULL};
+	g_autoptr(MsTestMail) mail = send_one(args,
+					      "{'to': <['Jörg <jörg@example.test>',"
+					      " 'bob@bücher.example']>, 'subject': <'hi'>,"
+					      " 'body': <'hello\\n'>}");
+
+	g_assert_true(g_strv_contains((const gchar *const *)mail->mail_options, "SMTPUTF8"));
+	g_assert_true(g_strv_contains((const gchar *const *)mail->mail_options, "BODY=8BITMIME"));
+	g_assert_cmpstrv(mail->rcpt_tos, rcpts_expected);
+	g_assert_true(bytes_contain(mail->eml,
+				    "To: =?UTF-8?Q?J=C3=B6rg?= <jörg@example.test>,\r\n"
+				    " bob@xn--bcher-kva.example\r\n"));
+}
+
+/* an internationalized domain alone needs nothing from the server */
+static void
+test_send_idn_domain(void)
+{
+	const gchar *rcpts_expected[] = {"bob@xn--bcher-kva.example", NULL};
+	g_autoptr(MsTestMail) mail =
+	    send_one(NULL,
+		     "{'to': <['bob@bücher.example']>, 'subject': <'hi'>, 'body': <'hello\\n'>}");
+
+	g_assert_false(g_strv_contains((const gchar *const *)mail->mail_options, "SMTPUTF8"));
+	g_assert_false(g_strv_contains((const gchar *const *)mail->mail_options, "BODY=8BITMIME"));
+	g_assert_cmpstrv(mail->rcpt_tos, rcpts_expected);
+	g_assert_true(bytes_are_ascii(mail->eml));
+}
+
+/* a UTF-8 address and a server without SMTPUTF8: Rejected, saying why, before anything is sent */
+static void
+test_smtputf8_not_offered(void)
+{
+	g_autoptr(GError) error = NULL;
+	const gchar *args[] = {"-v", NULL};
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", args, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autofree gchar *job = NULL;
+	g_autofree gchar *log = NULL;
+
+	g_assert_no_error(error);
+	conf = make_conf(server, "security=none\n" ONE_ATTEMPT);
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	job = send_and_wait(daemon,
+			    signals,
+			    "{'to': <['jörg@example.test']>, 'subject': <'hi'>, 'body': <'x'>}");
+	assert_failed(daemon,
+		      signals,
+		      job,
+		      "org.mail.Sender.Error.Rejected",
+		      "does not offer SMTPUTF8, which the address 'jörg@example.test' needs");
+	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 0);
+	/* the session got as far as EHLO, but not even MAIL FROM went out */
+	log = ms_test_server_get_log(server);
+	g_test_message("server log: %s", log);
+	g_assert_nonnull(strstr(log, "EHLO"));
+	g_assert_null(strstr(log, "MAIL FROM"));
+}
+
+static gboolean
+no_jobs_left(gpointer user_data)
+{
+	MsTestDaemon *daemon = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) jobs =
+	    call_sync(daemon, "/org/mail/Sender", "org.mail.Sender", "GetJobs", NULL, &error);
+	g_autoptr(GVariant) list = NULL;
+
+	g_assert_no_error(error);
+	list = g_variant_get_child_value(jobs, 0);
+	return g_variant_n_children(list) == 0;
+}
+
 static void
 test_finished_jobs_forgotten(void)
 {
@@ -2197,7 +2421,9 @@ test_finished_jobs_forgotten(void)
 	job = send_and_wait(daemon, signals, SIMPLE_MESSAGE);
 	/* still there right after it finished */
 	g_assert_cmpuint(get_job_uint(daemon, job, "Attempts"), ==, 1);
-	g_usleep(2500 * 1000);
+	/* then gone, some time after the retention (a timer with seconds granularity, on a
+	 * machine that may be busy): polled, the wait only bounds a hang */
+	g_assert_true(ms_test_wait_until(no_jobs_left, daemon, WAIT_MS));
 	jobs = call_sync(daemon, "/org/mail/Sender", "org.mail.Sender", "GetJobs", NULL, &error);
 	g_assert_no_error(error);
 	list = g_variant_get_child_value(jobs, 0);
@@ -2281,6 +2507,12 @@ main(int argc, char **argv)
 	g_test_add_func("/mail-sender/daemon/notify-digest-survives-sigterm",
 			test_notify_digest_survives_sigterm);
 	g_test_add_func("/mail-sender/daemon/spool-lock-respected", test_spool_lock_respected);
+	g_test_add_func("/mail-sender/daemon/send-8bitmime", test_send_8bitmime);
+	g_test_add_func("/mail-sender/daemon/send-8bit-downgraded", test_send_8bit_downgraded);
+	g_test_add_func("/mail-sender/daemon/send-raw-8bit", test_send_raw_8bit);
+	g_test_add_func("/mail-sender/daemon/send-smtputf8", test_send_smtputf8);
+	g_test_add_func("/mail-sender/daemon/send-idn-domain", test_send_idn_domain);
+	g_test_add_func("/mail-sender/daemon/smtputf8-not-offered", test_smtputf8_not_offered);
 	g_test_add_func("/mail-sender/daemon/finished-jobs-forgotten",
 			test_finished_jobs_forgotten);
 	return g_test_run();

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ms-message.h"
+#include "ms-mime-downgrade.h"
 
 /* an input stream over memory that gives at most max_read bytes per read, so that reads end
  * in the middle of base64 groups, and fails once fail_after bytes have been read (when not 0) */
@@ -753,6 +754,88 @@ test_message_utf8_addresses(void)
 		g_assert_cmpint(ms_message_get_mail_flags(message), ==, cases[i].flags);
 		text = test_message_to_string(message);
 		g_assert_nonnull(strstr(text, cases[i].header));
+	}
+}
+
+/* the daemon spools 8bit parts and downgrades them for a server without 8BITMIME: that must
+ * give exactly the message the composer writes when 8bit is not allowed */
+static gchar *
+test_message_downgrade(const gchar *text)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GConverter) converter = G_CONVERTER(ms_mime_downgrade_new());
+	g_autoptr(GInputStream) base = g_memory_input_stream_new_from_data(text, -1, NULL);
+	g_autoptr(GInputStream) input = g_converter_input_stream_new(base, converter);
+	g_autoptr(GOutputStream) output = g_memory_output_stream_new_resizable();
+	gssize n;
+
+	n = g_output_stream_splice(output,
+				   input,
+				   G_OUTPUT_STREAM_SPLICE_CLOSE_SOURCE |
+				       G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET,
+				   NULL,
+				   &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(n, >=, 0);
+	return g_strndup(g_memory_output_stream_get_data(G_MEMORY_OUTPUT_STREAM(output)),
+			 g_memory_output_stream_get_data_size(G_MEMORY_OUTPUT_STREAM(output)));
+}
+
+static MsMessage *
+test_message_new_rich(guint variant, gboolean allow_8bit)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsMessage) message = test_message_new();
+	g_autoptr(GString) long_line = g_string_new("lang: ");
+	gboolean ret;
+
+	for (guint i = 0; i < 120; i++)
+		g_string_append(long_line, "äöü ");
+	ms_message_set_8bit_allowed(message, allow_8bit);
+	ms_message_set_boundary_seed(message, "d");
+	ret = ms_message_set_body(message,
+				  variant == 2 ? long_line->str
+					       : "Grüße aus Köln, 你好 \n\n.dot\n= sign\t\nend",
+				  &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	if (variant >= 1) {
+		/* a line that is a boundary only in the 8bit form, which then takes the next */
+		ret = ms_message_set_html(message, "<p>Grüße</p>\n--=_ms_d_1\n", &error);
+		g_assert_no_error(error);
+		g_assert_true(ret);
+	}
+	if (variant >= 2) {
+		g_autoptr(GBytes) data = g_bytes_new_static("\xff\x00 binary", 9);
+		ret = ms_message_add_attachment_bytes(message, "Bericht.pdf", NULL, data, &error);
+		g_assert_no_error(error);
+		g_assert_true(ret);
+	}
+	return g_steal_pointer(&message);
+}
+
+static void
+test_message_8bit_downgrade(void)
+{
+	for (guint variant = 0; variant < 3; variant++) {
+		g_autoptr(MsMessage) message_8bit = test_message_new_rich(variant, TRUE);
+		g_autoptr(MsMessage) message_7bit = test_message_new_rich(variant, FALSE);
+		g_autofree gchar *text_8bit = test_message_to_string(message_8bit);
+		g_autofree gchar *text_7bit = test_message_to_string(message_7bit);
+		g_autofree gchar *downgraded_text = test_message_downgrade(text_8bit);
+		g_autoptr(GString) downgraded = g_string_new(downgraded_text);
+
+		g_test_message("variant %u", variant);
+		g_assert_nonnull(strstr(text_8bit, "Content-Transfer-Encoding: 8bit\r\n"));
+		/* the html holds "--=_ms_d_1" as a line, which quoted-printable hides ("=3D") and
+		 * 8bit does not, so the 8bit form took the next boundary; the downgrade keeps it */
+		if (variant >= 1) {
+			g_assert_nonnull(strstr(text_8bit, "\r\n--=_ms_d_1\r\n"));
+			g_assert_null(strstr(text_8bit, "boundary=\"=_ms_d_1\""));
+			g_string_replace(downgraded, "=_ms_d_2", "=_ms_d_1", 0);
+			g_string_replace(downgraded, "=_ms_d_3", "=_ms_d_2", 0);
+		}
+		g_assert_cmpstr(downgraded->str, ==, text_7bit);
 	}
 }
 
@@ -2516,6 +2599,7 @@ main(int argc, char **argv)
 	g_test_add_func("/mail-sender/message/quoted-printable", test_message_quoted_printable);
 	g_test_add_func("/mail-sender/message/8bit-body", test_message_8bit_body);
 	g_test_add_func("/mail-sender/message/8bit-alternative", test_message_8bit_alternative);
+	g_test_add_func("/mail-sender/message/8bit-downgrade", test_message_8bit_downgrade);
 	g_test_add_func("/mail-sender/message/utf8-addresses", test_message_utf8_addresses);
 	g_test_add_func("/mail-sender/message/dots", test_message_dots);
 	g_test_add_func("/mail-sender/message/line-endings", test_message_line_endings);

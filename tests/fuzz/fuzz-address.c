@@ -1,9 +1,10 @@
 /* libFuzzer target: ms_address_parse() and ms_address_to_header() on arbitrary input.
  *
- * Every accepted input must give a header without CR, LF or NUL (and all ASCII, as non-ASCII
- * display names are encoded), an addr-spec that ms_address_is_valid_mailbox() accepts, and a
- * header that parses back to the same address; every refused input must give a one-line UTF-8
- * G_IO_ERROR_INVALID_ARGUMENT message.
+ * Every accepted input must give a header without CR, LF or NUL (and all ASCII but a UTF-8
+ * local part, as non-ASCII display names are encoded and domains kept as A-labels), an
+ * addr-spec that ms_address_is_valid_mailbox() accepts and that needs SMTPUTF8 exactly when it
+ * is not ASCII, and a header that parses back to the same address; every refused input must give a
+ * one-line UTF-8 G_IO_ERROR_INVALID_ARGUMENT message.
  *
  * Build and run from /work/main (the corpus is copied so the tree is not changed):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I/work/main/service \
@@ -119,10 +120,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 
+	/* only a local part may be UTF-8, and then it needs SMTPUTF8 */
+	g_assert_true(g_utf8_validate(spec, -1, NULL));
+	g_assert_true(g_str_is_ascii(strrchr(spec, '@')));
+	g_assert_cmpint(ms_address_needs_smtputf8(address), ==, !g_str_is_ascii(spec));
+	{
+		g_autofree gchar *normalized = ms_address_normalize_mailbox(spec);
+		g_assert_cmpstr(normalized, ==, spec);
+	}
+
 	header = ms_address_to_header(address);
 	g_assert_nonnull(header);
-	for (const gchar *p = header; *p != '\0'; p++)
-		g_assert_true(*p >= 0x20 && *p <= 0x7e);
+	{
+		/* "spec" or "name <spec>": all but the spec is printable ASCII */
+		gsize close = g_str_has_suffix(header, ">") ? 1 : 0;
+		gsize prefix_len = strlen(header) - strlen(spec) - close;
+
+		g_assert_cmpuint(strlen(header), >=, strlen(spec) + close);
+		g_assert_true(strncmp(header + prefix_len, spec, strlen(spec)) == 0);
+		for (gsize i = 0; i < prefix_len; i++)
+			g_assert_true(header[i] >= 0x20 && header[i] <= 0x7e);
+	}
 
 	/* the header form means the same address */
 	again = ms_address_parse(header, &error);

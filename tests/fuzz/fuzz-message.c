@@ -587,6 +587,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	guint leaf = 0;
 	gboolean found_bcc = FALSE;
 	gboolean has_text;
+	gboolean smtputf8;
 
 	/* split at NUL bytes */
 	memcpy(input, data, size);
@@ -599,6 +600,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	message = fuzz_message_new(fields, n_fields, TRUE, &expect);
+	smtputf8 = (ms_message_get_mail_flags(message) & MS_MAIL_FLAG_SMTPUTF8) != 0;
 	bytes = ms_message_to_bytes(message, &error);
 	g_assert_no_error(error);
 	g_assert_nonnull(bytes);
@@ -634,8 +636,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (const gchar *p = headers; *p != '\0';) {
 		const gchar *end = strstr(p, "\r\n");
 		g_assert_nonnull(end);
+		/* UTF-8 only from an address with a UTF-8 local part (RFC 6532), which the
+		 * message then says it needs SMTPUTF8 for */
+		g_assert_true(g_utf8_validate(p, end - p, NULL));
 		for (const gchar *q = p; q < end; q++)
-			g_assert_true((*q >= 0x20 && *q <= 0x7e) || *q == '\t');
+			g_assert_true((*q >= 0x20 && *q <= 0x7e) || *q == '\t' ||
+				      ((guchar)*q >= 0x80 && smtputf8));
 		if (*p == ' ' || *p == '\t') {
 			/* a continuation line is never white space alone */
 			g_assert_true(strspn(p, " \t") < (gsize)(end - p));

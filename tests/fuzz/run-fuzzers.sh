@@ -33,6 +33,7 @@ sources_for() {
 	address) echo "ms-address.c ms-message.c" ;;
 	message) echo "ms-address.c ms-message.c" ;;
 	raw-message) echo "ms-raw-message.c ms-address.c ms-message.c" ;;
+	mime-downgrade) echo "ms-mime-downgrade.c ms-message.c ms-address.c" ;;
 	*) return 1 ;;
 	esac
 }
