@@ -15,6 +15,7 @@ static const struct {
 	const gchar *summary;
 } ms_cli_commands[] = {
     {"send", ms_cli_send, N_("Compose a message and queue it")},
+    {"notify", ms_cli_notify, N_("Alert the account's admins (notify-to)")},
     {"sendmail", ms_cli_sendmail, N_("Queue a message read on standard input, like sendmail")},
     {"jobs", ms_cli_jobs, N_("List the jobs")},
     {"cancel", ms_cli_cancel, N_("Cancel a job")},

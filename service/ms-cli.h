@@ -82,6 +82,8 @@ ms_cli_job_path_get_id(const gchar *path);
 gint
 ms_cli_send(gint argc, gchar **argv);
 gint
+ms_cli_notify(gint argc, gchar **argv);
+gint
 ms_cli_sendmail(gint argc, gchar **argv);
 gint
 ms_cli_jobs(gint argc, gchar **argv);

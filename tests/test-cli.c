@@ -319,7 +319,7 @@ test_usage(void)
 static void
 test_help(void)
 {
-	const gchar *commands[] = {"send", "jobs", "cancel", "accounts", "verify"};
+	const gchar *commands[] = {"send", "notify", "jobs", "cancel", "accounts", "verify"};
 	const gchar *main_help[] = {"--help", NULL};
 	const gchar *sendmail_help[] = {"sendmail", "--help", NULL};
 	g_autoptr(CliResult) r = NULL;
@@ -1235,6 +1235,388 @@ test_sendmail_symlink_delivers(void)
 	g_assert_no_error(error);
 }
 
+/* ---- notify ---- */
+
+/* a daemon whose default account mails its notifications to admin@example.test */
+static MsTestDaemon *
+start_notify_daemon(MsTestServer *server, const gchar *extra)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *more = g_strdup_printf("security=none\n"
+						 "notify-to=admin@example.test\n"
+						 "%s",
+						 extra != NULL ? extra : "");
+	g_autofree gchar *conf = make_conf(server, more);
+	MsTestDaemon *daemon = ms_test_daemon_start(conf, &error);
+
+	g_assert_no_error(error);
+	return daemon;
+}
+
+/* --wait: the job path, the stages, the server's reply; the mail goes to notify-to */
+static void
+test_notify_wait(void)
+{
+	const gchar *args[] = {"notify",
+			       "--wait",
+			       "Disk failing",
+			       "sda reports reallocated sectors\nsecond line\n",
+			       NULL};
+	const gchar *rcpts_expected[] = {"admin@example.test", NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(CliResult) r = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autofree gchar *job = NULL;
+	g_autofree gchar *reply = NULL;
+	g_autofree gchar *stages = NULL;
+	g_autofree gchar *expected = NULL;
+	g_autofree gchar *body = NULL;
+	MsTestMail *mail;
+
+	g_assert_no_error(error);
+	daemon = start_notify_daemon(server, NULL);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+
+	r = run_cli(args, NULL);
+	g_assert_cmpint(r->status, ==, 0);
+	g_assert_cmpstr(r->err, ==, "");
+	job = first_line(r->out);
+	g_assert_true(g_str_has_prefix(job, "/org/mail/Sender/Job/"));
+	g_assert_true(ms_test_signals_wait_finished(signals, job, WAIT_MS));
+	reply = get_job_string(daemon, job, "ServerReply");
+	g_assert_true(g_str_has_prefix(reply, "250 "));
+	stages = stage_lines(daemon, signals, job);
+	expected = g_strdup_printf("%s\n%ssent: %s\n", job, stages, reply);
+	g_assert_cmpstr(r->out, ==, expected);
+
+	mail = wait_one_mail(server, &mails);
+	g_assert_cmpstrv(mail->rcpt_tos, rcpts_expected);
+	g_assert_cmpstr(mail->mail_from, ==, "sender@example.test");
+	g_assert_true(bytes_contain(mail->eml, "\r\nTo: admin@example.test\r\n"));
+	g_assert_true(bytes_contain(mail->eml, "\r\nSubject: Disk failing\r\n"));
+	g_assert_true(bytes_contain(mail->eml, "From: Sender Test <sender@example.test>\r\n"));
+	/* only critical notifications are marked important */
+	g_assert_false(bytes_contain(mail->eml, "Importance:"));
+	body = mail_body(mail);
+	g_assert_cmpstr(body, ==, "sda reports reallocated sectors\r\nsecond line\r\n");
+}
+
+/* the body from a pipe, as cron and smartd give it: with "-" and with no BODY at all */
+static void
+test_notify_stdin(void)
+{
+	const gchar *args_dash[] = {"notify", "--account", "default", "cron: backup", "-", NULL};
+	const gchar *args_none[] = {"notify", "smartd: sda", NULL};
+	const gchar *args_empty[] = {"notify", "empty body", NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(CliResult) r = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autofree gchar *job_dash = NULL;
+	g_autofree gchar *job_none = NULL;
+	g_autofree gchar *job_empty = NULL;
+	guint seen = 0;
+
+	g_assert_no_error(error);
+	daemon = start_notify_daemon(server, NULL);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+
+	/* without --wait: the job path and nothing else */
+	r = run_cli(args_dash, "backup done\n3 files copied\n");
+	g_assert_cmpint(r->status, ==, 0);
+	g_assert_cmpstr(r->err, ==, "");
+	job_dash = first_line(r->out);
+	g_assert_cmpuint(strlen(r->out), ==, strlen(job_dash) + 1);
+	g_clear_pointer(&r, cli_result_free);
+
+	r = run_cli(args_none, "Device: /dev/sda, 8 Currently unreadable sectors\n");
+	g_assert_cmpint(r->status, ==, 0);
+	g_assert_cmpstr(r->err, ==, "");
+	job_none = first_line(r->out);
+	g_clear_pointer(&r, cli_result_free);
+
+	/* stdin is /dev/null: not a terminal, so read, and empty */
+	r = run_cli(args_empty, NULL);
+	g_assert_cmpint(r->status, ==, 0);
+	g_assert_cmpstr(r->err, ==, "");
+	job_empty = first_line(r->out);
+
+	g_assert_true(ms_test_signals_wait_finished(signals, job_dash, WAIT_MS));
+	g_assert_true(ms_test_signals_wait_finished(signals, job_none, WAIT_MS));
+	g_assert_true(ms_test_signals_wait_finished(signals, job_empty, WAIT_MS));
+	g_assert_cmpstr(ms_test_signals_get_result(signals, job_dash), !=, NULL);
+	g_assert_true(g_str_has_prefix(ms_test_signals_get_result(signals, job_dash), "Sent "));
+	g_assert_true(g_str_has_prefix(ms_test_signals_get_result(signals, job_none), "Sent "));
+	g_assert_true(g_str_has_prefix(ms_test_signals_get_result(signals, job_empty), "Sent "));
+
+	mails = ms_test_server_wait_for_messages(server, 3, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 3);
+	for (guint i = 0; i < mails->len; i++) {
+		MsTestMail *mail = g_ptr_array_index(mails, i);
+		g_autofree gchar *body = mail_body(mail);
+
+		g_assert_true(bytes_contain(mail->eml, "\r\nTo: admin@example.test\r\n"));
+		if (bytes_contain(mail->eml, "\r\nSubject: cron: backup\r\n")) {
+			g_assert_cmpstr(body, ==, "backup done\r\n3 files copied\r\n");
+			seen |= 1;
+		} else if (bytes_contain(mail->eml, "\r\nSubject: smartd: sda\r\n")) {
+			g_assert_cmpstr(body,
+					==,
+					"Device: /dev/sda, 8 Currently unreadable sectors\r\n");
+			seen |= 2;
+		} else {
+			g_assert_true(bytes_contain(mail->eml, "\r\nSubject: empty body\r\n"));
+			g_assert_cmpstr(body, ==, "");
+			seen |= 4;
+		}
+	}
+	g_assert_cmpuint(seen, ==, 7);
+}
+
+/* a body over 1 MiB or not UTF-8 is refused before anything is sent */
+static void
+test_notify_stdin_refused(void)
+{
+	const gchar *args[] = {"notify", "too much", "-", NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(CliResult) r = NULL;
+	g_autofree gchar *big = NULL;
+	g_autofree gchar *path = NULL;
+	gint fd;
+
+	g_assert_no_error(error);
+	daemon = start_notify_daemon(server, NULL);
+
+	/* one byte over the limit */
+	big = g_strnfill(1024 * 1024 + 1, 'a');
+	r = run_cli(args, big);
+	g_assert_cmpint(r->status, ==, 1);
+	g_assert_cmpstr(r->out, ==, "");
+	g_assert_cmpstr(r->err,
+			==,
+			"error: the body on standard input is larger than 1 MiB: shorten it, or "
+			"send it as a file with “mail-sender send --attach”\n");
+	g_clear_pointer(&r, cli_result_free);
+
+	fd = g_file_open_tmp("mail-sender-cli-XXXXXX.txt", &path, &error);
+	g_assert_no_error(error);
+	g_close(fd, NULL);
+	g_assert_true(g_file_set_contents(path, "caf\xe9\n", -1, &error));
+	g_assert_no_error(error);
+	r = run_cli_full(NULL, args, NULL, path, NULL);
+	g_unlink(path);
+	g_assert_cmpint(r->status, ==, 1);
+	g_assert_cmpstr(r->out, ==, "");
+	g_assert_cmpstr(
+	    r->err,
+	    ==,
+	    "error: the body on standard input is not UTF-8 text (convert it, e.g. with iconv)\n");
+
+	g_assert_true(queue_is_empty(daemon));
+	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 0);
+}
+
+/* --urgency critical: the daemon marks the mail Importance: high */
+static void
+test_notify_critical(void)
+{
+	const gchar *args[] =
+	    {"notify", "--urgency", "critical", "--wait", "RAID degraded", "md0: sdb failed", NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(CliResult) r = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autofree gchar *body = NULL;
+	MsTestMail *mail;
+
+	g_assert_no_error(error);
+	daemon = start_notify_daemon(server, NULL);
+	r = run_cli(args, NULL);
+	g_assert_cmpint(r->status, ==, 0);
+	g_assert_cmpstr(r->err, ==, "");
+	g_assert_true(g_str_has_prefix(r->out, "/org/mail/Sender/Job/"));
+	g_assert_true(g_str_has_suffix(r->out, "\n"));
+	g_assert_nonnull(strstr(r->out, "\nsent: 250 "));
+
+	mail = wait_one_mail(server, &mails);
+	g_assert_true(bytes_contain(mail->eml, "\r\nImportance: high\r\n"));
+	g_assert_true(bytes_contain(mail->eml, "\r\nSubject: RAID degraded\r\n"));
+	g_assert_true(bytes_contain(mail->eml, "\r\nTo: admin@example.test\r\n"));
+	body = mail_body(mail);
+	g_assert_cmpstr(body, ==, "md0: sdb failed\r\n");
+}
+
+/* --key: the first notification goes out at once; repeats of the same subject and key inside
+ * the window all get the one digest job's path, and --wait on a repeat follows the digest */
+static void
+test_notify_coalesce(void)
+{
+	const gchar *args_first[] = {"notify", "--key", "sda", "Disk failing", "first", NULL};
+	const gchar *args_second[] = {"notify", "--key", "sda", "Disk failing", "second", NULL};
+	const gchar *args_third[] =
+	    {"notify", "--key", "sda", "--wait", "Disk failing", "third", NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(CliResult) r = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autofree gchar *job_first = NULL;
+	g_autofree gchar *job_second = NULL;
+	g_autofree gchar *job_third = NULL;
+	g_autofree gchar *reply = NULL;
+	g_autofree gchar *sent_line = NULL;
+	g_autofree gchar *body_first = NULL;
+	g_autofree gchar *body_digest = NULL;
+	MsTestMail *first = NULL;
+	MsTestMail *digest = NULL;
+
+	g_assert_no_error(error);
+	/* long enough for three quick calls, short enough for --wait on the digest */
+	daemon = start_notify_daemon(server, "notify-coalesce=3\n");
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+
+	r = run_cli(args_first, NULL);
+	g_assert_cmpint(r->status, ==, 0);
+	g_assert_cmpstr(r->err, ==, "");
+	job_first = first_line(r->out);
+	g_clear_pointer(&r, cli_result_free);
+
+	r = run_cli(args_second, NULL);
+	g_assert_cmpint(r->status, ==, 0);
+	g_assert_cmpstr(r->err, ==, "");
+	job_second = first_line(r->out);
+	g_assert_cmpstr(job_second, !=, job_first);
+	g_clear_pointer(&r, cli_result_free);
+
+	r = run_cli(args_third, NULL);
+	g_assert_cmpint(r->status, ==, 0);
+	g_assert_cmpstr(r->err, ==, "");
+	job_third = first_line(r->out);
+	g_assert_cmpstr(job_third, ==, job_second);
+	g_assert_true(ms_test_signals_wait_finished(signals, job_first, WAIT_MS));
+	g_assert_true(ms_test_signals_wait_finished(signals, job_second, WAIT_MS));
+	reply = get_job_string(daemon, job_second, "ServerReply");
+	sent_line = g_strdup_printf("\nsent: %s\n", reply);
+	g_assert_true(g_str_has_suffix(r->out, sent_line));
+
+	/* two mails, not three: the first as it was, then one digest of the repeats */
+	mails = ms_test_server_wait_for_messages(server, 2, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 2);
+	for (guint i = 0; i < mails->len; i++) {
+		MsTestMail *mail = g_ptr_array_index(mails, i);
+		if (bytes_contain(mail->eml, "\r\nSubject: Disk failing\r\n"))
+			first = mail;
+		else if (bytes_contain(mail->eml,
+				       "\r\nSubject: Disk failing (repeated 2 times)\r\n"))
+			digest = mail;
+	}
+	g_assert_nonnull(first);
+	g_assert_nonnull(digest);
+	body_first = mail_body(first);
+	g_assert_cmpstr(body_first, ==, "first\r\n");
+	g_assert_true(bytes_contain(digest->eml, "\r\nTo: admin@example.test\r\n"));
+	body_digest = mail_body(digest);
+	g_assert_true(
+	    g_str_has_prefix(body_digest, "This notification was repeated 2 times between "));
+	g_assert_nonnull(strstr(body_digest, "\r\n  second\r\n"));
+	g_assert_nonnull(strstr(body_digest, "\r\n  third"));
+	g_assert_null(strstr(body_digest, "first"));
+}
+
+/* an account without notify-to: the daemon's InvalidArgs, as send prints errors, exit 1 */
+static void
+test_notify_no_notify_to(void)
+{
+	const gchar *args[] = {"notify", "--wait", "Disk failing", "sda", NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(CliResult) r = NULL;
+	g_autofree gchar *expected = NULL;
+
+	g_assert_no_error(error);
+	conf = make_conf(server, "security=none\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	r = run_cli(args, NULL);
+	g_assert_cmpint(r->status, ==, 1);
+	g_assert_cmpstr(r->out, ==, "");
+	expected = g_strdup_printf("error: Account 'default' has no notify-to: set "
+				   "notify-to=admin@example.org in its [account default] group of "
+				   "%s (org.mail.Sender.Error.InvalidArgs)\n",
+				   ms_test_daemon_get_config_path(daemon));
+	g_assert_cmpstr(r->err, ==, expected);
+	g_assert_true(queue_is_empty(daemon));
+	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 0);
+}
+
+/* bad command lines are usage errors (2), refused before the daemon is asked anything */
+static void
+test_notify_usage(void)
+{
+	const gchar *bogus[] = {"notify", "--urgency", "bogus", "Disk failing", "sda", NULL};
+	const gchar *no_subject[] = {"notify", "--urgency", "low", NULL};
+	const gchar *too_many[] = {"notify", "subject", "body", "extra", NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(CliResult) r = NULL;
+	g_autoptr(GVariant) ret = NULL;
+	g_autoptr(GVariant) jobs = NULL;
+
+	g_assert_no_error(error);
+	daemon = start_notify_daemon(server, NULL);
+
+	r = run_cli(bogus, NULL);
+	g_assert_cmpint(r->status, ==, 2);
+	g_assert_cmpstr(r->out, ==, "");
+	g_assert_cmpstr(r->err,
+			==,
+			"mail-sender notify: --urgency wants low, normal or critical, not “bogus”\n"
+			"Try “mail-sender notify --help” for more information.\n");
+	g_clear_pointer(&r, cli_result_free);
+
+	r = run_cli(no_subject, NULL);
+	g_assert_cmpint(r->status, ==, 2);
+	g_assert_cmpstr(r->err,
+			==,
+			"mail-sender notify: no subject given\n"
+			"Try “mail-sender notify --help” for more information.\n");
+	g_clear_pointer(&r, cli_result_free);
+
+	r = run_cli(too_many, NULL);
+	g_assert_cmpint(r->status, ==, 2);
+	g_assert_true(
+	    g_str_has_prefix(r->err, "mail-sender notify: unexpected argument “extra”\n"));
+
+	/* no job was ever made */
+	ret = g_dbus_connection_call_sync(ms_test_daemon_get_bus(daemon),
+					  "org.mail.Sender",
+					  "/org/mail/Sender",
+					  "org.mail.Sender",
+					  "GetJobs",
+					  NULL,
+					  G_VARIANT_TYPE("(ao)"),
+					  G_DBUS_CALL_FLAGS_NONE,
+					  WAIT_MS,
+					  NULL,
+					  &error);
+	g_assert_no_error(error);
+	jobs = g_variant_get_child_value(ret, 0);
+	g_assert_cmpuint(g_variant_n_children(jobs), ==, 0);
+	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1263,5 +1645,12 @@ main(int argc, char **argv)
 	g_test_add_func("/mail-sender/cli/sendmail-bad-message", test_sendmail_bad_message);
 	g_test_add_func("/mail-sender/cli/sendmail-symlink-delivers",
 			test_sendmail_symlink_delivers);
+	g_test_add_func("/mail-sender/cli/notify-wait", test_notify_wait);
+	g_test_add_func("/mail-sender/cli/notify-stdin", test_notify_stdin);
+	g_test_add_func("/mail-sender/cli/notify-stdin-refused", test_notify_stdin_refused);
+	g_test_add_func("/mail-sender/cli/notify-critical", test_notify_critical);
+	g_test_add_func("/mail-sender/cli/notify-coalesce", test_notify_coalesce);
+	g_test_add_func("/mail-sender/cli/notify-no-notify-to", test_notify_no_notify_to);
+	g_test_add_func("/mail-sender/cli/notify-usage", test_notify_usage);
 	return g_test_run();
 }
