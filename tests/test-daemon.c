@@ -2240,6 +2240,7 @@ static void
 test_send_8bit_downgraded(void)
 {
 	const gchar *args[] = {"--no-8bitmime", NULL};
+	g_autofree gchar *description = NULL;
 	g_autoptr(MsTestMail) mail =
 	    send_one(args,
 		     "{'to': <['rcpt@example.test']>, 'subject': <'hi'>,"
@@ -2257,6 +2258,14 @@ test_send_8bit_downgraded(void)
 				    "Content-Type: text/html; charset=utf-8\r\n"
 				    "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
 				    "<p>Gr=C3=BC=C3=9Fe</p>\r\n\r\n--"));
+	/* and a mail reader gets back the text that was sent */
+	description = describe_mime(mail->eml);
+	g_assert_cmpstr(description,
+			==,
+			"multipart/alternative\n"
+			"text/plain Grüße aus Köln \r\n.Punkt\n"
+			"text/html <p>Grüße</p>\n"
+			"defects 0\n");
 }
 
 /* a raw message with an 8bit part: BODY=8BITMIME where offered, else that part downgraded and
