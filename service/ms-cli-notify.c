@@ -57,26 +57,6 @@ ms_cli_notify_urgency_is_valid(const gchar *urgency)
 	return g_strv_contains(valid, urgency);
 }
 
-static void
-ms_cli_notify_reply_cb(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	MsCliProgress *progress = user_data;
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GVariant) ret = NULL;
-	const gchar *path = NULL;
-
-	ret = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, &error);
-	if (ret == NULL) {
-		ms_cli_print_error(error);
-		ms_cli_progress_finish(progress, MS_CLI_EXIT_FAILED);
-		return;
-	}
-	g_variant_get(ret, "(&o)", &path);
-	g_print("%s\n", path);
-	fflush(stdout);
-	ms_cli_progress_set_job(progress, path);
-}
-
 gint
 ms_cli_notify(gint argc, gchar **argv)
 {
@@ -190,18 +170,20 @@ ms_cli_notify(gint argc, gchar **argv)
 		/* subscribed before the call, so that no signal of the new job is missed */
 		g_autoptr(MsCliProgress) progress = ms_cli_progress_new(bus, isatty(STDOUT_FILENO));
 
-		g_dbus_connection_call(bus,
-				       MS_CLI_BUS_NAME,
-				       MS_CLI_MANAGER_PATH,
-				       MS_CLI_MANAGER_IFACE,
-				       "Notify",
-				       g_variant_new("(ssa{sv})", subject, body, &hints),
-				       G_VARIANT_TYPE("(o)"),
-				       G_DBUS_CALL_FLAGS_NONE,
-				       -1,
-				       NULL,
-				       ms_cli_notify_reply_cb,
-				       progress);
+		g_dbus_connection_call_with_unix_fd_list(
+		    bus,
+		    MS_CLI_BUS_NAME,
+		    MS_CLI_MANAGER_PATH,
+		    MS_CLI_MANAGER_IFACE,
+		    "Notify",
+		    g_variant_new("(ssa{sv})", subject, body, &hints),
+		    G_VARIANT_TYPE("(o)"),
+		    G_DBUS_CALL_FLAGS_NONE,
+		    -1,
+		    NULL,
+		    NULL,
+		    ms_cli_progress_job_reply_cb,
+		    progress);
 		return ms_cli_progress_run(progress);
 	}
 

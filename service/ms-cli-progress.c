@@ -281,3 +281,26 @@ ms_cli_progress_free(MsCliProgress *self)
 	g_free(self->last_stage);
 	g_free(self);
 }
+
+void
+ms_cli_progress_job_reply_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	MsCliProgress *self = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) ret = NULL;
+	const gchar *path = NULL;
+
+	ret = g_dbus_connection_call_with_unix_fd_list_finish(G_DBUS_CONNECTION(source),
+							      NULL,
+							      res,
+							      &error);
+	if (ret == NULL) {
+		ms_cli_print_error(error);
+		ms_cli_progress_finish(self, MS_CLI_EXIT_FAILED);
+		return;
+	}
+	g_variant_get(ret, "(&o)", &path);
+	g_print("%s\n", path);
+	fflush(stdout);
+	ms_cli_progress_set_job(self, path);
+}

@@ -17,6 +17,11 @@ ms_cli_progress_set_job(MsCliProgress *self, const gchar *job_path);
 /* stops ms_cli_progress_run() with exit_status, e.g. when the call failed */
 void
 ms_cli_progress_finish(MsCliProgress *self, gint exit_status);
+/* the GAsyncReadyCallback of a g_dbus_connection_call_with_unix_fd_list() that returns the new
+ * job's path "(o)", with the MsCliProgress as user_data: prints the path and follows the job,
+ * or prints the error and finishes with MS_CLI_EXIT_FAILED */
+void
+ms_cli_progress_job_reply_cb(GObject *source, GAsyncResult *res, gpointer user_data);
 /* runs the main loop until the job's Sent (returns 0) or Failed (1), or _finish() */
 gint
 ms_cli_progress_run(MsCliProgress *self);

@@ -170,29 +170,6 @@ ms_cli_send_add_strv(GVariantBuilder *builder, const gchar *key, gchar **strv)
 			      g_variant_new_strv((const gchar *const *)strv, -1));
 }
 
-static void
-ms_cli_send_reply_cb(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	MsCliProgress *progress = user_data;
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GVariant) ret = NULL;
-	const gchar *path = NULL;
-
-	ret = g_dbus_connection_call_with_unix_fd_list_finish(G_DBUS_CONNECTION(source),
-							      NULL,
-							      res,
-							      &error);
-	if (ret == NULL) {
-		ms_cli_print_error(error);
-		ms_cli_progress_finish(progress, MS_CLI_EXIT_FAILED);
-		return;
-	}
-	g_variant_get(ret, "(&o)", &path);
-	g_print("%s\n", path);
-	fflush(stdout);
-	ms_cli_progress_set_job(progress, path);
-}
-
 gint
 ms_cli_send(gint argc, gchar **argv)
 {
@@ -424,7 +401,7 @@ ms_cli_send(gint argc, gchar **argv)
 		    G_MAXINT,
 		    fd_list,
 		    NULL,
-		    ms_cli_send_reply_cb,
+		    ms_cli_progress_job_reply_cb,
 		    progress);
 		return ms_cli_progress_run(progress);
 	}
