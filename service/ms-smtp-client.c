@@ -108,6 +108,7 @@ typedef struct {
 	guint64 size;		 /* bytes of it to send, as announced with SIZE= */
 	const gchar *size_param; /* of the SIZE extension, NULL if not offered */
 	gchar *mail_params;	 /* after MAIL FROM:<…>: " BODY=8BITMIME SMTPUTF8" or "" */
+	MsSaslScram *scram;	 /* AUTH SCRAM-SHA-256 in progress */
 	GConverter *downgrade;	 /* 8bit parts to quoted-printable on the way, or NULL */
 	GByteArray *downgraded;	 /* a chunk after the downgrade */
 	gboolean all_or_nothing; /* send: one refused recipient fails it all */
@@ -173,6 +174,7 @@ ms_smtp_client_helper_free(MsSmtpClientHelper *helper)
 	g_clear_pointer(&helper->result, ms_smtp_result_free);
 	g_clear_object(&helper->input);
 	g_clear_object(&helper->downgrade);
+	g_clear_pointer(&helper->scram, ms_sasl_scram_free);
 	if (helper->downgraded != NULL)
 		g_byte_array_unref(helper->downgraded);
 	g_free(helper->mail_params);
@@ -1406,18 +1408,136 @@ ms_smtp_client_auth_done_cb(GTask *task)
 						text));
 }
 
+/* the base64 text of a 334 challenge */
+static const gchar *
+ms_smtp_client_challenge(MsSmtpClientHelper *helper)
+{
+	const gchar *const *lines = ms_smtp_reply_get_lines(helper->reply);
+	return lines[0] != NULL ? lines[0] : "";
+}
+
+static void
+ms_smtp_client_auth_failed(GTask *task, const gchar *what)
+{
+	MsSmtpClientHelper *helper = g_task_get_task_data(task);
+
+	ms_smtp_client_return_error(task,
+				    g_error_new(MS_ERROR,
+						MS_ERROR_AUTH_FAILED,
+						_("%s: AUTH %s failed: %s"),
+						helper->self->server,
+						helper->self->auth_mech,
+						what));
+}
+
+/* TRUE when the reply is a 334 challenge to answer; else the exchange is over and its
+ * outcome has been handled */
+static gboolean
+ms_smtp_client_auth_challenged(GTask *task)
+{
+	MsSmtpClientHelper *helper = g_task_get_task_data(task);
+
+	if (ms_smtp_reply_get_code(helper->reply) == 334)
+		return TRUE;
+	ms_smtp_client_auth_done_cb(task);
+	return FALSE;
+}
+
+/* answers a challenge with response, which is secret; NULL: error says why the challenge
+ * cannot be answered, and the login fails */
+static void
+ms_smtp_client_auth_respond(GTask *task,
+			    const gchar *response,
+			    const GError *error,
+			    MsSmtpClientStepFunc next)
+{
+	if (response == NULL) {
+		ms_smtp_client_auth_failed(task,
+					   error != NULL ? error->message
+							 : _("cannot answer the challenge"));
+		return;
+	}
+	ms_smtp_client_command(task, response, TRUE, "AUTH", next);
+}
+
+/* RFC 4954 §4: after the last challenge, the client's empty line gets the final reply */
+static void
+ms_smtp_client_auth_scram_final_cb(GTask *task)
+{
+	MsSmtpClientHelper *helper = g_task_get_task_data(task);
+	g_autoptr(GError) error = NULL;
+
+	if (ms_smtp_reply_get_code(helper->reply) != 334) {
+		/* a success without the server's proof is not one: it did not show that it
+		 * knows the password, so it may not be the server it claims to be */
+		if (ms_smtp_reply_is_positive(helper->reply)) {
+			ms_smtp_client_auth_failed(task,
+						   _("the server did not prove that it knows the "
+						     "password (no server signature)"));
+			return;
+		}
+		ms_smtp_client_auth_done_cb(task);
+		return;
+	}
+	if (!ms_sasl_scram_verify_server_final(helper->scram,
+					       ms_smtp_client_challenge(helper),
+					       &error)) {
+		ms_smtp_client_auth_failed(task, error->message);
+		return;
+	}
+	ms_smtp_client_command(task, "", FALSE, "AUTH", ms_smtp_client_auth_done_cb);
+}
+
+static void
+ms_smtp_client_auth_scram_cb(GTask *task)
+{
+	MsSmtpClientHelper *helper = g_task_get_task_data(task);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsSmtpClientSecret) response = NULL;
+
+	if (!ms_smtp_client_auth_challenged(task))
+		return;
+	response =
+	    ms_sasl_scram_client_final(helper->scram, ms_smtp_client_challenge(helper), &error);
+	ms_smtp_client_auth_respond(task, response, error, ms_smtp_client_auth_scram_final_cb);
+}
+
+static void
+ms_smtp_client_auth_cram_md5_cb(GTask *task)
+{
+	MsSmtpClientHelper *helper = g_task_get_task_data(task);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsSmtpClientSecret) response = NULL;
+
+	if (!ms_smtp_client_auth_challenged(task))
+		return;
+	response = ms_sasl_cram_md5_response(ms_account_get_username(helper->self->account),
+					     helper->self->password,
+					     ms_smtp_client_challenge(helper),
+					     &error);
+	ms_smtp_client_auth_respond(task, response, error, ms_smtp_client_auth_done_cb);
+}
+
+/* XOAUTH2 refused: the server explains in a 334 challenge (base64 JSON) and wants an empty
+ * line before its final 535 */
+static void
+ms_smtp_client_auth_xoauth2_cb(GTask *task)
+{
+	if (!ms_smtp_client_auth_challenged(task))
+		return;
+	ms_smtp_client_command(task, "", FALSE, "AUTH", ms_smtp_client_auth_done_cb);
+}
+
 static void
 ms_smtp_client_auth_login_password_cb(GTask *task)
 {
 	MsSmtpClientHelper *helper = g_task_get_task_data(task);
 	g_autoptr(MsSmtpClientSecret) response = NULL;
 
-	if (ms_smtp_reply_get_code(helper->reply) != 334) {
-		ms_smtp_client_auth_done_cb(task);
+	if (!ms_smtp_client_auth_challenged(task))
 		return;
-	}
 	response = ms_sasl_login_response(helper->self->password);
-	ms_smtp_client_command(task, response, TRUE, "AUTH", ms_smtp_client_auth_done_cb);
+	ms_smtp_client_auth_respond(task, response, NULL, ms_smtp_client_auth_done_cb);
 }
 
 static void
@@ -1426,12 +1546,10 @@ ms_smtp_client_auth_login_cb(GTask *task)
 	MsSmtpClientHelper *helper = g_task_get_task_data(task);
 	g_autoptr(MsSmtpClientSecret) response = NULL;
 
-	if (ms_smtp_reply_get_code(helper->reply) != 334) {
-		ms_smtp_client_auth_done_cb(task);
+	if (!ms_smtp_client_auth_challenged(task))
 		return;
-	}
 	response = ms_sasl_login_response(ms_account_get_username(helper->self->account));
-	ms_smtp_client_command(task, response, TRUE, "AUTH", ms_smtp_client_auth_login_password_cb);
+	ms_smtp_client_auth_respond(task, response, NULL, ms_smtp_client_auth_login_password_cb);
 }
 
 /* the mechanisms of "250-AUTH PLAIN LOGIN", upper case; the reply parser already merged the
@@ -1463,6 +1581,26 @@ static gboolean
 ms_smtp_client_has_mech(GPtrArray *mechs, const gchar *mech)
 {
 	return g_ptr_array_find_with_equal_func(mechs, mech, g_str_equal, NULL);
+}
+
+/* the SASL name of an auth= value other than auto and none */
+static const gchar *
+ms_smtp_client_auth_mech_name(MsAuthMethod auth)
+{
+	switch (auth) {
+	case MS_AUTH_PLAIN:
+		return "PLAIN";
+	case MS_AUTH_LOGIN:
+		return "LOGIN";
+	case MS_AUTH_CRAM_MD5:
+		return "CRAM-MD5";
+	case MS_AUTH_SCRAM_SHA_256:
+		return "SCRAM-SHA-256";
+	case MS_AUTH_XOAUTH2:
+		return "XOAUTH2";
+	default:
+		g_assert_not_reached();
+	}
 }
 
 /* sets *mech to the mechanism to use, NULL when no AUTH is needed; an error when AUTH is
@@ -1517,18 +1655,19 @@ ms_smtp_client_choose_auth(MsSmtpClientHelper *helper, const gchar **mech, GErro
 		return FALSE;
 	}
 	if (auth == MS_AUTH_AUTO) {
-		/* the strongest of what we implement; PLAIN and LOGIN are equal on the wire,
-		 * PLAIN needs one round trip less */
-		if (ms_smtp_client_has_mech(mechs, "PLAIN")) {
-			*mech = "PLAIN";
-			return TRUE;
-		}
-		if (ms_smtp_client_has_mech(mechs, "LOGIN")) {
-			*mech = "LOGIN";
-			return TRUE;
+		/* the strongest offered: SCRAM proves both sides and never shows the password,
+		 * CRAM-MD5 at least does not show it; PLAIN and LOGIN are equal on the wire,
+		 * PLAIN needs one round trip less. XOAUTH2 needs a token, so only on request */
+		const gchar *strongest_first[] = {"SCRAM-SHA-256", "CRAM-MD5", "PLAIN", "LOGIN"};
+
+		for (guint i = 0; i < G_N_ELEMENTS(strongest_first); i++) {
+			if (ms_smtp_client_has_mech(mechs, strongest_first[i])) {
+				*mech = strongest_first[i];
+				return TRUE;
+			}
 		}
 	} else {
-		const gchar *wanted = auth == MS_AUTH_PLAIN ? "PLAIN" : "LOGIN";
+		const gchar *wanted = ms_smtp_client_auth_mech_name(auth);
 
 		if (ms_smtp_client_has_mech(mechs, wanted)) {
 			*mech = wanted;
@@ -1538,13 +1677,14 @@ ms_smtp_client_choose_auth(MsSmtpClientHelper *helper, const gchar **mech, GErro
 	g_ptr_array_add(mechs, NULL);
 	offered = g_strjoinv(" ", (gchar **)mechs->pdata);
 	if (auth == MS_AUTH_AUTO) {
-		g_set_error(error,
-			    MS_ERROR,
-			    MS_ERROR_AUTH_FAILED,
-			    _("%s offers only AUTH %s, and none of these is supported yet (PLAIN, "
-			      "LOGIN)"),
-			    host,
-			    offered);
+		g_set_error(
+		    error,
+		    MS_ERROR,
+		    MS_ERROR_AUTH_FAILED,
+		    _("%s offers only AUTH %s, and none of these is supported (SCRAM-SHA-256, "
+		      "CRAM-MD5, PLAIN, LOGIN; XOAUTH2 with auth=xoauth2)"),
+		    host,
+		    offered);
 		return FALSE;
 	}
 	g_set_error(error,
@@ -1582,6 +1722,37 @@ ms_smtp_client_auth(GTask *task)
 		g_autoptr(MsSmtpClientSecret) line = g_strconcat("AUTH PLAIN ", response, NULL);
 
 		ms_smtp_client_command(task, line, TRUE, "AUTH", ms_smtp_client_auth_done_cb);
+		return;
+	}
+	if (g_strcmp0(mech, "XOAUTH2") == 0) {
+		/* the password is the OAuth 2.0 access token */
+		g_autoptr(MsSmtpClientSecret) response =
+		    ms_sasl_xoauth2_response(ms_account_get_username(self->account),
+					     self->password);
+		g_autoptr(MsSmtpClientSecret) line = g_strconcat("AUTH XOAUTH2 ", response, NULL);
+
+		ms_smtp_client_command(task, line, TRUE, "AUTH", ms_smtp_client_auth_xoauth2_cb);
+		return;
+	}
+	if (g_strcmp0(mech, "SCRAM-SHA-256") == 0) {
+		g_autofree gchar *first = NULL;
+		g_autofree gchar *line = NULL;
+
+		g_clear_pointer(&helper->scram, ms_sasl_scram_free);
+		helper->scram =
+		    ms_sasl_scram_new(ms_account_get_username(self->account), self->password, NULL);
+		first = ms_sasl_scram_client_first(helper->scram);
+		/* the first message holds the user name and a nonce, nothing secret */
+		line = g_strconcat("AUTH SCRAM-SHA-256 ", first, NULL);
+		ms_smtp_client_command(task, line, FALSE, "AUTH", ms_smtp_client_auth_scram_cb);
+		return;
+	}
+	if (g_strcmp0(mech, "CRAM-MD5") == 0) {
+		ms_smtp_client_command(task,
+				       "AUTH CRAM-MD5",
+				       FALSE,
+				       "AUTH",
+				       ms_smtp_client_auth_cram_md5_cb);
 		return;
 	}
 	ms_smtp_client_command(task, "AUTH LOGIN", TRUE, "AUTH", ms_smtp_client_auth_login_cb);
@@ -1977,16 +2148,6 @@ ms_smtp_client_check_envelope(const gchar *envelope_from,
 static gboolean
 ms_smtp_client_check_account(MsSmtpClient *self, GError **error)
 {
-	MsAuthMethod auth = ms_account_get_auth(self->account);
-
-	if (auth == MS_AUTH_CRAM_MD5 || auth == MS_AUTH_SCRAM_SHA_256 || auth == MS_AUTH_XOAUTH2) {
-		g_set_error(error,
-			    MS_ERROR,
-			    MS_ERROR_AUTH_FAILED,
-			    _("auth=%s is not supported yet: use auth=auto, plain or login"),
-			    ms_auth_method_to_string(auth));
-		return FALSE;
-	}
 	return ms_tls_policy_load(self->policy, error);
 }
 

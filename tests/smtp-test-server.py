@@ -38,13 +38,27 @@ order from one buffer, so it handles pipelined commands anyway; it just does not
 refuses them.
 --timeout S closes a connection idle for S seconds, without a word (as aiosmtpd does).
 
---auth USER:PASS requires AUTH PLAIN/LOGIN with exactly these credentials before MAIL.
-As in aiosmtpd, AUTH is only offered on an encrypted connection (after STARTTLS, or with
-implicit TLS) unless --auth-plaintext is given.
+--auth USER:PASS requires AUTH with exactly these credentials before MAIL (for XOAUTH2, PASS
+is the access token). As in aiosmtpd, AUTH is only offered on an encrypted connection (after
+STARTTLS, or with implicit TLS) unless --auth-plaintext is given.
+--auth-mechanisms LIST (good modes) offers these mechanisms, comma-separated, in this order, in
+the EHLO reply, and only these are accepted; any of PLAIN, LOGIN, CRAM-MD5 (RFC 2195),
+SCRAM-SHA-256 (RFC 5802/7677, no channel binding) and XOAUTH2. The default is what aiosmtpd
+offers by itself, "AUTH LOGIN PLAIN", so the others are opt-in. Every mechanism checks the
+--auth credentials for real; a failure gets the same 535 as PLAIN. SCRAM sends its
+server-final in a 334 challenge and answers the client's empty line with 235; a client that
+refuses the server signature cancels with "*" (501, not authenticated). A bad XOAUTH2 token
+gets what Gmail sends: 334 with a base64 JSON error, then, after the client's empty line, 535.
+--scram-iterations N sets the SCRAM iteration count (default 4096; not range-checked, so a
+test can offer a client a hostile count, which the client must refuse: if it goes on, the
+server computes that count as well); --scram-bad-signature makes the server-final carry
+a wrong server signature (the server pretends not to know the password: the client must
+refuse it and send no mail).
 
 Every accepted message is stored in --maildir as <stamp>.eml (the bytes received after
 DATA, dot-unstuffed, CRLF line ends) and <stamp>.json (envelope, HELO name, AUTH login,
-TLS version, "ehlo_or_helo": "EHLO" or "HELO", "auth_mechanism", "connection": the number of
+TLS version, "ehlo_or_helo": "EHLO" or "HELO", "auth_mechanism" ("PLAIN", "LOGIN", "CRAM-MD5",
+"SCRAM-SHA-256", "XOAUTH2"), "connection": the number of
 the connection it came over (1 for the first one the server accepted, STARTTLS keeps it),
 "pipelined": whether RCPT TO was already waiting when MAIL FROM was answered, "rsets": RSET
 commands seen on that connection before). The .json is written
@@ -55,21 +69,30 @@ Prints "READY <mode> <host> <port>" on stdout once listening (--port 0 picks a f
 """
 import argparse
 import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
 import ipaddress
 import json
 import logging
 import os
+import secrets
 import signal
 import ssl
+import stringprep
 import sys
 import time
+import unicodedata
 import warnings
 
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword, auth_mechanism
 
 GOOD_MODES = ("plain", "starttls", "require-starttls", "implicit-tls")
 FAULT_MODES = ("stall-starttls", "greet-421", "drop-in-data", "tls-only-silent", "silent",
                "starttls-inject", "no-ehlo", "long-line")
+AUTH_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256", "XOAUTH2")
+DEFAULT_AUTH_MECHANISMS = ("LOGIN", "PLAIN")      # what aiosmtpd offers by itself
 log = logging.getLogger("smtp-test-server")
 
 
@@ -106,6 +129,130 @@ class Recorder:
 
     def __init__(self, args, store):
         self.args, self.store, self.auth = args, store, bool(args.auth)
+        user, _, password = (args.auth or "").partition(":")
+        self.user, self.password = user.encode(), password
+
+    def login_result(self, server, mechanism, login, ok):
+        """The AuthResult of one of our mechanisms; logs and records it like the authenticator
+        of PLAIN/LOGIN does (a failure becomes aiosmtpd's 535)."""
+        server.session.ms_auth_mechanism = mechanism
+        log.info("AUTH %s login=%r -> %s", mechanism, login.decode("utf-8", "replace"),
+                 "ok" if ok else "FAIL")
+        return AuthResult(success=ok, handled=False,
+                          auth_data=LoginPassword(login, b"") if ok else None)
+
+    @staticmethod
+    async def initial_response(server, args):
+        """The client's first message: the initial response, or the answer to an empty 334;
+        None when aiosmtpd or we have already answered (501)."""
+        if len(args) == 1:
+            blob = await server.challenge_auth("")
+            return None if blob is MISSING else blob
+        try:
+            return base64.b64decode(args[1], validate=True)
+        except binascii.Error:
+            await server.push("501 5.5.2 Can't decode base64")
+            return None
+
+    @auth_mechanism("CRAM-MD5")
+    async def auth_CRAM_MD5(self, server, args):
+        # RFC 2195: no initial response; the challenge is a unique msg-id-like string
+        if len(args) > 1:
+            await server.push("501 5.5.2 CRAM-MD5 takes no initial response")
+            return AuthResult(success=False, handled=True)
+        challenge = f"<{secrets.randbelow(10**9)}.{time.time_ns()}@{server.hostname}>".encode()
+        response = await server.challenge_auth(challenge)
+        if response is MISSING:
+            return AuthResult(success=False, handled=True)
+        login, _, digest = response.rpartition(b" ")
+        expected = hmac.new(self.password.encode(), challenge, "md5").hexdigest().encode()
+        ok = login == self.user and hmac.compare_digest(digest, expected)
+        return self.login_result(server, "CRAM-MD5", login, ok)
+
+    @auth_mechanism("XOAUTH2")
+    async def auth_XOAUTH2(self, server, args):
+        blob = await self.initial_response(server, args)
+        if blob is None:
+            return AuthResult(success=False, handled=True)
+        # "user=" user ^A "auth=Bearer " token ^A ^A
+        fields = blob.split(b"\x01")
+        if len(fields) != 4 or fields[2:] != [b"", b""] or not fields[0].startswith(b"user=") \
+                or not fields[1].startswith(b"auth=Bearer "):
+            await server.push("501 5.5.2 Malformed XOAUTH2 response")
+            return AuthResult(success=False, handled=True)
+        login, token = fields[0][len(b"user="):], fields[1][len(b"auth=Bearer "):]
+        ok = login == self.user and hmac.compare_digest(token, self.password.encode())
+        if not ok:
+            # as Gmail: the error as a base64 JSON challenge, the client's empty answer, 535
+            error = json.dumps({"status": "401", "schemes": "Bearer",
+                                "scope": "https://mail.google.com/"})
+            if await server.challenge_auth(error) is MISSING:
+                return AuthResult(success=False, handled=True)
+        return self.login_result(server, "XOAUTH2", login, ok)
+
+    @auth_mechanism("SCRAM-SHA-256")
+    async def auth_SCRAM_SHA_256(self, server, args):
+        async def malformed(what):
+            await server.push(f"501 5.5.2 Malformed SCRAM {what}")
+            return AuthResult(success=False, handled=True)
+
+        blob = await self.initial_response(server, args)
+        if blob is None:
+            return AuthResult(success=False, handled=True)
+        # client-first: gs2-header ("n,," or "y,,", maybe with "a=authzid") client-first-bare
+        try:
+            cbind, authzid, bare = blob.decode("utf-8").split(",", 2)
+        except (UnicodeDecodeError, ValueError):
+            return await malformed("client-first message")
+        if cbind.startswith("p="):
+            await server.push("504 5.5.4 SCRAM channel binding is not supported")
+            return AuthResult(success=False, handled=True)
+        attrs = bare.split(",")
+        if cbind not in ("n", "y") or (authzid and not authzid.startswith("a=")) \
+                or len(attrs) < 2 or not attrs[0].startswith("n=") \
+                or not attrs[1].startswith("r=") or len(attrs[1]) < 3:
+            return await malformed("client-first message")
+        login = attrs[0][2:].replace("=2C", ",").replace("=3D", "=").encode()
+        nonce = attrs[1][2:] + base64.b64encode(secrets.token_bytes(18)).decode()
+        salt = secrets.token_bytes(16)
+        server_first = (f"r={nonce},s={base64.b64encode(salt).decode()},"
+                        f"i={self.args.scram_iterations}")
+        blob = await server.challenge_auth(server_first)
+        if blob is MISSING:
+            return AuthResult(success=False, handled=True)
+        # client-final: "c=" base64(gs2-header) ",r=" nonce ",p=" proof
+        try:
+            without_proof, _, proof = blob.decode("ascii").rpartition(",p=")
+            proof = base64.b64decode(proof, validate=True)
+        except (UnicodeDecodeError, binascii.Error):
+            return await malformed("client-final message")
+        gs2_header = base64.b64encode(f"{cbind},{authzid},".encode()).decode()
+        if without_proof.split(",")[:2] != [f"c={gs2_header}", f"r={nonce}"]:
+            return await malformed("client-final message (channel binding or nonce)")
+        if self.args.scram_iterations < 1:
+            return self.login_result(server, "SCRAM-SHA-256", login, False)
+        # RFC 5802 section 3, with the password prepared as the client does
+        salted = hashlib.pbkdf2_hmac("sha256", saslprep(self.password).encode(), salt,
+                                     self.args.scram_iterations)
+        client_key = hmac.digest(salted, b"Client Key", "sha256")
+        stored_key = hashlib.sha256(client_key).digest()
+        auth_message = f"{bare},{server_first},{without_proof}".encode()
+        client_signature = hmac.digest(stored_key, auth_message, "sha256")
+        ok = login == self.user and len(proof) == len(client_signature) and hmac.compare_digest(
+            hashlib.sha256(bytes(a ^ b for a, b in zip(proof, client_signature))).digest(),
+            stored_key)
+        if ok:
+            server_key = hmac.digest(salted, b"Server Key", "sha256")
+            signature = hmac.digest(server_key, auth_message, "sha256")
+            if self.args.scram_bad_signature:
+                signature = bytes([signature[0] ^ 1]) + signature[1:]
+            # RFC 4954 has no data on 235: the server-final goes in a 334, the client says ""
+            if await server.challenge_auth("v=" + base64.b64encode(signature).decode()) \
+                    is MISSING:
+                log.info("AUTH SCRAM-SHA-256 login=%r: the client refused the server-final",
+                         login.decode("utf-8", "replace"))
+                return AuthResult(success=False, handled=True)
+        return self.login_result(server, "SCRAM-SHA-256", login, ok)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
@@ -113,6 +260,10 @@ class Recorder:
         # aiosmtpd offers AUTH on every TLS connection; hide it when no --auth was given
         if not self.auth:
             responses = [r for r in responses if not r.startswith("250-AUTH")]
+        elif self.args.auth_mechanisms:
+            # aiosmtpd sorts them; keep the order given, so a test can check the client's choice
+            responses = ["250-AUTH " + " ".join(self.args.auth_mechanisms)
+                         if r.startswith("250-AUTH") else r for r in responses]
         if self.args.pipelining:
             responses.insert(-1, "250-PIPELINING")
         if self.args.no_8bitmime:
@@ -206,6 +357,13 @@ def make_authenticator(user, password):
         # handled=False + success=False makes aiosmtpd answer "535 5.7.8 ... invalid"
         return AuthResult(success=ok, handled=False, auth_data=data if ok else None)
     return authenticate
+
+
+def saslprep(text):
+    """RFC 4013 mapping and NFKC, as far as the C client goes (ms-sasl.c), so both agree."""
+    text = "".join(" " if stringprep.in_table_c12(c) else c
+                   for c in text if not stringprep.in_table_b1(c))
+    return unicodedata.normalize("NFKC", text)
 
 
 def addr_arg(text):
@@ -387,8 +545,10 @@ async def main(args):
         if args.auth:
             # aiosmtpd only counts STARTTLS as "TLS": with implicit TLS it would refuse AUTH
             # unless auth_require_tls=False (the connection is encrypted anyway).
+            offered = args.auth_mechanisms or DEFAULT_AUTH_MECHANISMS
             kw.update(authenticator=make_authenticator(user, password), auth_required=True,
-                      auth_require_tls=not (implicit or args.auth_plaintext))
+                      auth_require_tls=not (implicit or args.auth_plaintext),
+                      auth_exclude_mechanism=[m for m in AUTH_MECHANISMS if m not in offered])
         handler = Recorder(args, store)
 
         def protocol():
@@ -426,7 +586,15 @@ def parse_args(argv=None):
     p.add_argument("--hostname", default="smtp.test.localhost", help="name in greeting/EHLO")
     p.add_argument("--cert", help="PEM server certificate (chain)")
     p.add_argument("--key", help="PEM private key")
-    p.add_argument("--auth", metavar="USER:PASS", help="require AUTH PLAIN/LOGIN with these")
+    p.add_argument("--auth", metavar="USER:PASS", help="require AUTH with these")
+    p.add_argument("--auth-mechanisms", metavar="LIST",
+                   type=lambda text: [m.strip().upper() for m in text.split(",")],
+                   help="offer only these AUTH mechanisms, in this order (comma-separated; "
+                   "default LOGIN,PLAIN; also CRAM-MD5, SCRAM-SHA-256, XOAUTH2)")
+    p.add_argument("--scram-iterations", type=int, default=4096, metavar="N",
+                   help="SCRAM iteration count offered to the client (default 4096)")
+    p.add_argument("--scram-bad-signature", action="store_true",
+                   help="send a wrong SCRAM server signature (a server not knowing the password)")
     p.add_argument("--auth-plaintext", action="store_true", help="offer AUTH without TLS too")
     p.add_argument("--maildir", help="directory to store accepted messages in")
     p.add_argument("--reject-rcpt", action="append", default=[], metavar="ADDR",
@@ -449,6 +617,12 @@ def parse_args(argv=None):
         p.error("--host must be a loopback address (127.0.0.0/8 or ::1)")
     if args.auth and ":" not in args.auth:
         p.error("--auth wants USER:PASS")
+    if args.auth_mechanisms is not None:
+        unknown = [m for m in args.auth_mechanisms if m not in AUTH_MECHANISMS]
+        if unknown or len(set(args.auth_mechanisms)) != len(args.auth_mechanisms):
+            p.error(f"--auth-mechanisms wants distinct names of {', '.join(AUTH_MECHANISMS)}")
+        if not args.auth:
+            p.error("--auth-mechanisms needs --auth")
     return args
 
 

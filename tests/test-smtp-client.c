@@ -420,10 +420,16 @@ ms_test_implicit_tls_func(void)
 	g_assert_cmpstr(mail->tls_version, ==, "TLSv1.3");
 }
 
+/* a login with auth= against a server offering mechanisms ("SCRAM-SHA-256,PLAIN"; NULL: its
+ * default), which must see expected_mechanism */
 static void
-ms_test_auth(const gchar *auth, const gchar *expected_mechanism)
+ms_test_auth_offered(const gchar *auth, const gchar *mechanisms, const gchar *expected_mechanism)
 {
-	const gchar *args[] = {"--auth", "alice:" MS_TEST_PASSWORD, NULL};
+	const gchar *args[] = {"--auth",
+			       "alice:" MS_TEST_PASSWORD,
+			       mechanisms != NULL ? "--auth-mechanisms" : NULL,
+			       mechanisms,
+			       NULL};
 	g_autoptr(MsTestServer) server = ms_test_start("starttls", args);
 	g_autofree gchar *ca_file = ms_test_server_get_ca_file();
 	g_autoptr(MsAccount) account = ms_test_account_new(ms_test_server_get_port(server),
@@ -452,6 +458,12 @@ ms_test_auth(const gchar *auth, const gchar *expected_mechanism)
 	g_assert_cmpstr(mail->auth_login, ==, "alice");
 	g_assert_cmpstr(mail->auth_mechanism, ==, expected_mechanism);
 	g_assert_cmpstr(mail->tls_version, ==, "TLSv1.3");
+}
+
+static void
+ms_test_auth(const gchar *auth, const gchar *expected_mechanism)
+{
+	ms_test_auth_offered(auth, NULL, expected_mechanism);
 }
 
 /* the password, its base64 forms and the message body never reach the log */
@@ -529,7 +541,74 @@ static void
 ms_test_auth_auto_func(void)
 {
 	/* the server offers "AUTH LOGIN PLAIN": PLAIN is preferred */
-	ms_test_auth("auto", "PLAIN");
+	ms_test_auth_offered("auto", "LOGIN,PLAIN", "PLAIN");
+	/* the strongest of all */
+	ms_test_auth_offered("auto", "LOGIN,PLAIN,CRAM-MD5,SCRAM-SHA-256", "SCRAM-SHA-256");
+	ms_test_auth_offered("auto", "LOGIN,PLAIN,CRAM-MD5", "CRAM-MD5");
+	/* XOAUTH2 wants a token, never a password: only on request */
+	ms_test_auth_offered("auto", "XOAUTH2,LOGIN", "LOGIN");
+}
+
+static void
+ms_test_auth_cram_md5_func(void)
+{
+	ms_test_auth_offered("cram-md5", "PLAIN,CRAM-MD5", "CRAM-MD5");
+}
+
+static void
+ms_test_auth_scram_sha_256_func(void)
+{
+	ms_test_auth_offered("scram-sha-256", "PLAIN,SCRAM-SHA-256", "SCRAM-SHA-256");
+}
+
+static void
+ms_test_auth_xoauth2_func(void)
+{
+	/* the test server takes the password as the access token */
+	ms_test_auth_offered("xoauth2", "PLAIN,XOAUTH2", "XOAUTH2");
+}
+
+/* a wrong password or token with every mechanism: AuthFailed naming the user and the
+ * mechanism, the server's reply, no secret in the message, nothing sent */
+static void
+ms_test_auth_wrong_secret_func(void)
+{
+	const gchar *mechanisms[] = {"CRAM-MD5", "SCRAM-SHA-256", "XOAUTH2"};
+
+	for (guint i = 0; i < G_N_ELEMENTS(mechanisms); i++) {
+		const gchar *args[] = {"--auth",
+				       "alice:" MS_TEST_PASSWORD,
+				       "--auth-mechanisms",
+				       mechanisms[i],
+				       NULL};
+		g_autoptr(MsTestServer) server = ms_test_start("implicit-tls", args);
+		g_autofree gchar *ca_file = ms_test_server_get_ca_file();
+		g_autofree gchar *auth = g_ascii_strdown(mechanisms[i], -1);
+		g_autoptr(MsAccount) account = ms_test_account_new(ms_test_server_get_port(server),
+								   "security",
+								   "tls",
+								   "ca-file",
+								   ca_file,
+								   "auth",
+								   auth,
+								   "username",
+								   "alice",
+								   NULL);
+		g_autoptr(MsSmtpClient) client = ms_smtp_client_new(account);
+		g_autoptr(GError) error = NULL;
+		g_autofree gchar *reply = NULL;
+		g_auto(MsTestSession) session = {0};
+
+		ms_smtp_client_set_password(client, "wrong-Pa55");
+		reply = ms_test_send(client, &session, &error);
+		g_test_message("%s: %s", mechanisms[i], error != NULL ? error->message : "(none)");
+		g_assert_error(error, MS_ERROR, MS_ERROR_AUTH_FAILED);
+		g_assert_null(reply);
+		g_assert_nonnull(strstr(error->message, mechanisms[i]));
+		g_assert_null(strstr(error->message, "wrong-Pa55"));
+		g_assert_cmpstr(session.stages->str, ==, "connecting tls auth");
+		ms_test_assert_nothing_stored(server);
+	}
 }
 
 static void
@@ -674,11 +753,27 @@ ms_test_auth_plaintext_allowed_func(void)
 	g_assert_null(mail->tls_version);
 }
 
+/* SCRAM: a server that cannot prove it knows the password is refused, although it said yes,
+ * and gets no message */
 static void
-ms_test_auth_unsupported_func(void)
+ms_test_auth_scram_bad_server_signature_func(void)
 {
-	g_autoptr(MsAccount) account =
-	    ms_test_account_new(25, "username", "alice", "auth", "cram-md5", NULL);
+	const gchar *args[] = {"--auth",
+			       "alice:" MS_TEST_PASSWORD,
+			       "--auth-mechanisms",
+			       "SCRAM-SHA-256",
+			       "--scram-bad-signature",
+			       NULL};
+	g_autoptr(MsTestServer) server = ms_test_start("implicit-tls", args);
+	g_autofree gchar *ca_file = ms_test_server_get_ca_file();
+	g_autoptr(MsAccount) account = ms_test_account_new(ms_test_server_get_port(server),
+							   "security",
+							   "tls",
+							   "ca-file",
+							   ca_file,
+							   "username",
+							   "alice",
+							   NULL);
 	g_autoptr(MsSmtpClient) client = ms_smtp_client_new(account);
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *reply = NULL;
@@ -688,9 +783,50 @@ ms_test_auth_unsupported_func(void)
 	reply = ms_test_send(client, &session, &error);
 	g_assert_error(error, MS_ERROR, MS_ERROR_AUTH_FAILED);
 	g_assert_null(reply);
-	g_assert_true(g_str_has_prefix(error->message, "auth=cram-md5 is not supported yet"));
-	/* refused before connecting */
-	g_assert_cmpstr(session.stages->str, ==, "");
+	g_test_message("error: %s", error->message);
+	g_assert_true(
+	    g_str_has_suffix(error->message,
+			     ": AUTH SCRAM-SHA-256 failed: SCRAM server signature does not "
+			     "match: the server did not prove it knows the password"));
+	g_assert_cmpstr(session.stages->str, ==, "connecting tls auth");
+	ms_test_assert_nothing_stored(server);
+}
+
+/* a mechanism the server does not offer: refused after EHLO, naming what it offers */
+static void
+ms_test_auth_not_offered_mechanism_func(void)
+{
+	const gchar *args[] = {"--auth",
+			       "alice:" MS_TEST_PASSWORD,
+			       "--auth-mechanisms",
+			       "PLAIN,LOGIN",
+			       NULL};
+	g_autoptr(MsTestServer) server = ms_test_start("implicit-tls", args);
+	g_autofree gchar *ca_file = ms_test_server_get_ca_file();
+	g_autoptr(MsAccount) account = ms_test_account_new(ms_test_server_get_port(server),
+							   "security",
+							   "tls",
+							   "ca-file",
+							   ca_file,
+							   "auth",
+							   "cram-md5",
+							   "username",
+							   "alice",
+							   NULL);
+	g_autoptr(MsSmtpClient) client = ms_smtp_client_new(account);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *reply = NULL;
+	g_auto(MsTestSession) session = {0};
+
+	ms_smtp_client_set_password(client, MS_TEST_PASSWORD);
+	reply = ms_test_send(client, &session, &error);
+	g_assert_error(error, MS_ERROR, MS_ERROR_AUTH_FAILED);
+	g_assert_null(reply);
+	g_assert_cmpstr(error->message,
+			==,
+			"127.0.0.1 offers AUTH PLAIN LOGIN but not auth=cram-md5: set auth= to "
+			"one it offers, or auth=auto");
+	ms_test_assert_nothing_stored(server);
 }
 
 static void
@@ -2478,7 +2614,16 @@ main(int argc, char **argv)
 			ms_test_auth_plaintext_refused_func);
 	g_test_add_func("/mail-sender/smtp-client/auth-plaintext-allowed",
 			ms_test_auth_plaintext_allowed_func);
-	g_test_add_func("/mail-sender/smtp-client/auth-unsupported", ms_test_auth_unsupported_func);
+	g_test_add_func("/mail-sender/smtp-client/auth-not-offered-mechanism",
+			ms_test_auth_not_offered_mechanism_func);
+	g_test_add_func("/mail-sender/smtp-client/auth-cram-md5", ms_test_auth_cram_md5_func);
+	g_test_add_func("/mail-sender/smtp-client/auth-scram-sha-256",
+			ms_test_auth_scram_sha_256_func);
+	g_test_add_func("/mail-sender/smtp-client/auth-xoauth2", ms_test_auth_xoauth2_func);
+	g_test_add_func("/mail-sender/smtp-client/auth-scram-bad-server-signature",
+			ms_test_auth_scram_bad_server_signature_func);
+	g_test_add_func("/mail-sender/smtp-client/auth-wrong-secret",
+			ms_test_auth_wrong_secret_func);
 	g_test_add_func("/mail-sender/smtp-client/helo-name", ms_test_helo_name_func);
 	g_test_add_func("/mail-sender/smtp-client/helo-fallback", ms_test_helo_fallback_func);
 	g_test_add_func("/mail-sender/smtp-client/helo-fallback-starttls-required",
