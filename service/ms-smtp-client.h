@@ -164,9 +164,10 @@ ms_smtp_client_verify_async(MsSmtpClient *self,
 			    GAsyncReadyCallback callback,
 			    gpointer user_data);
 /* DESIGN.md's Verify report, a{sv}: host s, port q, security s, greeting s, extensions as,
- * auth-mechanisms as, auth s (the SASL mechanism used, "SCRAM-SHA-256", "PLAIN" …, or "none"), tls-version s ("TLSv1.3", "" without
- * TLS), tls-cipher s, certificate-subject s, certificate-issuer s, certificate-not-after x (unix
- * seconds, 0 without TLS), certificate-sha256 s, elapsed-ms u */
+ * auth-mechanisms as, auth s (the SASL mechanism used, "SCRAM-SHA-256", "PLAIN" …, or "none"),
+ * tls-version s ("TLSv1.3", "" without TLS), tls-cipher s, certificate-subject s,
+ * certificate-issuer s, certificate-not-after x (unix seconds, 0 without TLS), certificate-sha256
+ * s, elapsed-ms u */
 GVariant *
 ms_smtp_client_verify_finish(MsSmtpClient *self, GAsyncResult *res, GError **error);
 
