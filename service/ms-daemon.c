@@ -873,6 +873,11 @@ ms_daemon_raw_submit(MsDaemonCall *call_owned, GBytes *input)
 	}
 	g_ptr_array_add(recipients, NULL);
 
+	/* the header too: on the system bus the account's From is the admin's, so a message
+	 * that claims another sender goes out under the account's From instead */
+	if (self->system_bus && call->caller->uid != 0 &&
+	    !ms_account_get_allow_from_override(account))
+		ms_raw_message_replace_from(raw);
 	bytes = ms_raw_message_to_bytes(raw, ms_account_get_from(account), &error);
 	if (bytes == NULL) {
 		ms_daemon_message_error(FALSE, &error);

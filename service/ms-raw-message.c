@@ -31,6 +31,7 @@ struct _MsRawMessage {
 	gchar *from;	       /* nullable: the addr-spec of the From field */
 	GDateTime *date;       /* nullable: set for tests */
 	gchar *message_id;     /* nullable: set for tests */
+	gboolean replace_from; /* From and Sender fields are dropped, default_from is used */
 };
 
 static void
@@ -561,12 +562,13 @@ ms_raw_message_missing_fields(MsRawMessage *self,
 			      GString *str,
 			      GError **error)
 {
-	gboolean has_from = ms_raw_message_has_field(self, "From");
+	gboolean has_from = !self->replace_from && ms_raw_message_has_field(self, "From");
+	const gchar *from = self->replace_from ? NULL : self->from;
 	g_autoptr(MsAddress) sender = NULL;
 	const gchar *domain = "localhost";
 
 	/* the default sender is only needed for a missing From or a Message-ID's domain */
-	if (default_from != NULL && (!has_from || self->from == NULL)) {
+	if (default_from != NULL && (!has_from || from == NULL)) {
 		g_autoptr(GError) error_local = NULL;
 		sender = ms_address_parse(default_from, &error_local);
 		if (sender == NULL && !has_from) {
@@ -610,8 +612,8 @@ ms_raw_message_missing_fields(MsRawMessage *self,
 			g_string_append_printf(str, "Message-ID: %s\r\n", self->message_id);
 		} else {
 			g_autofree gchar *uuid = g_uuid_string_random();
-			if (self->from != NULL)
-				domain = strrchr(self->from, '@') + 1;
+			if (from != NULL)
+				domain = strrchr(from, '@') + 1;
 			else if (sender != NULL)
 				domain = strrchr(ms_address_get_addr_spec(sender), '@') + 1;
 			g_string_append_printf(str, "Message-ID: <%s@%s>\r\n", uuid, domain);
@@ -645,6 +647,9 @@ ms_raw_message_to_bytes(MsRawMessage *self, const gchar *default_from, GError **
 		/* with its continuation lines */
 		if (ms_raw_message_field_is(self, field, "Bcc"))
 			continue;
+		if (self->replace_from && (ms_raw_message_field_is(self, field, "From") ||
+					   ms_raw_message_field_is(self, field, "Sender")))
+			continue;
 		ms_raw_message_write_normalized(out, &n, self->data, field->start, field->end);
 	}
 	ms_raw_message_write(out, &n, (const guint8 *)missing->str, missing->len);
@@ -652,6 +657,13 @@ ms_raw_message_to_bytes(MsRawMessage *self, const gchar *default_from, GError **
 	ms_raw_message_write_normalized(out, &n, self->data, self->body_start, self->len);
 	g_byte_array_set_size(out, n);
 	return g_byte_array_free_to_bytes(g_steal_pointer(&out));
+}
+
+void
+ms_raw_message_replace_from(MsRawMessage *self)
+{
+	g_return_if_fail(self != NULL);
+	self->replace_from = TRUE;
 }
 
 void

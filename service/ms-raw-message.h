@@ -63,6 +63,12 @@ ms_raw_message_get_from(MsRawMessage *self);
 GBytes *
 ms_raw_message_to_bytes(MsRawMessage *self, const gchar *default_from, GError **error);
 
+/* for a caller who may not choose the sender (the system bus without allow-from-override):
+ * ms_raw_message_to_bytes() then drops every From and Sender field of the message and writes
+ * the From of default_from instead, as if the message had none */
+void
+ms_raw_message_replace_from(MsRawMessage *self);
+
 /* for tests and fuzzing: a fixed Date and Message-ID ("left@right", with or without the angle
  * brackets) for the fields ms_raw_message_to_bytes() adds */
 void

@@ -708,6 +708,37 @@ test_raw_message_8bit_body(void)
 					 "caf\xe9 \xff\xfe\x80\r\n");
 }
 
+/* replace_from: every From and Sender field (folded ones whole) gives way to the default
+ * sender, written where a missing From would be, and the Message-ID takes its domain */
+static void
+test_raw_message_replace_from(void)
+{
+	g_autoptr(GError) error = NULL;
+	const gchar *input = "From: Boss\n <ceo@evil.example>\n"
+			     "To: rcpt@example.org\n"
+			     "Sender: ceo@evil.example\n"
+			     "Subject: urgent\n"
+			     "\n"
+			     "body\n";
+	g_autoptr(MsRawMessage) msg = test_parse(input, -1, MS_RAW_MESSAGE_FLAG_NONE, &error);
+	g_autoptr(GDateTime) date = g_date_time_new_utc(2026, 1, 5, 9, 3, 7);
+	g_autofree gchar *text = NULL;
+
+	g_assert_no_error(error);
+	g_assert_nonnull(msg);
+	ms_raw_message_set_date(msg, date);
+	ms_raw_message_replace_from(msg);
+	text = test_to_string(msg, "Alerts <alerts@example.net>");
+	g_assert_true(g_str_has_prefix(text,
+				       "To: rcpt@example.org\r\n"
+				       "Subject: urgent\r\n"
+				       "From: Alerts <alerts@example.net>\r\n"
+				       "Date: Mon, 5 Jan 2026 09:03:07 +0000\r\n"
+				       "Message-ID: <"));
+	g_assert_true(g_str_has_suffix(text, "@example.net>\r\n\r\nbody\r\n"));
+	g_assert_null(strstr(text, "evil"));
+}
+
 static void
 test_raw_message_large(void)
 {
@@ -778,6 +809,7 @@ main(int argc, char **argv)
 	g_test_add_func("/mail-sender/raw-message/body-dots", test_raw_message_body_dots);
 	g_test_add_func("/mail-sender/raw-message/utf8-header", test_raw_message_utf8_header);
 	g_test_add_func("/mail-sender/raw-message/8bit-body", test_raw_message_8bit_body);
+	g_test_add_func("/mail-sender/raw-message/replace-from", test_raw_message_replace_from);
 	g_test_add_func("/mail-sender/raw-message/large", test_raw_message_large);
 	return g_test_run();
 }

@@ -550,6 +550,67 @@ test_from_override(void)
 	g_assert_true(has_header_line(eml, "From: Bob <bob@example.test>"));
 }
 
+/* SendRaw as nobody: a message that claims another sender goes out under the account's From
+ * (its From and Sender fields dropped) unless allow-from-override=true */
+static void
+test_raw_from_replaced(void)
+{
+	const gchar *message = "From: Boss <ceo@example.test>\nSender: ceo@example.test\n"
+			       "To: rcpt@example.test\nSubject: urgent\n\nwire the money\n";
+	g_autoptr(GVariant) bytes = g_variant_ref_sink(
+	    g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, message, strlen(message), 1));
+	/* as an array, not b'…': gdbus gives a bytestring literal its trailing NUL */
+	g_autofree gchar *raw = g_variant_print(bytes, TRUE);
+
+	if (!system_test_can_run())
+		return;
+	for (guint i = 0; i < 2; i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+		g_autoptr(MsTestDaemon) daemon = NULL;
+		g_autoptr(MsTestSignals) signals = NULL;
+		g_autoptr(MsTestMail) mail = NULL;
+		g_autofree gchar *conf = NULL;
+		g_autofree gchar *out = NULL;
+		g_autofree gchar *err = NULL;
+		g_autofree gchar *eml = NULL;
+		g_autoptr(GVariant) ret = NULL;
+		const gchar *job = NULL;
+		gint status;
+
+		g_assert_no_error(error);
+		conf = make_conf(server,
+				 i == 0 ? "allowed-users=nobody;\n"
+					: "allowed-users=nobody;\nallow-from-override=true\n");
+		daemon = start_daemon(conf, NULL);
+		signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+		status = call_as_nobody("--clear-groups",
+					"org.mail.Sender.SendRaw",
+					raw,
+					"{}",
+					&out,
+					&err);
+		g_assert_cmpstr(err, ==, "");
+		g_assert_cmpint(status, ==, 0);
+		ret = g_variant_parse(G_VARIANT_TYPE("(o)"), out, NULL, NULL, &error);
+		g_assert_no_error(error);
+		g_variant_get(ret, "(&o)", &job);
+		g_assert_true(ms_test_signals_wait_finished(signals, job, WAIT_MS));
+		mail = wait_for_one_mail(server);
+		eml = g_strndup(g_bytes_get_data(mail->eml, NULL), g_bytes_get_size(mail->eml));
+		g_assert_cmpstr(mail->mail_from, ==, "alerts@example.test");
+		g_assert_true(has_header_line(eml, "Subject: urgent"));
+		if (i == 0) {
+			g_assert_true(has_header_line(eml, "From: Alerts <alerts@example.test>"));
+			g_assert_null(strstr(eml, "ceo@example.test"));
+			g_assert_null(strstr(eml, "\r\nSender:"));
+		} else {
+			g_assert_true(has_header_line(eml, "From: Boss <ceo@example.test>"));
+			g_assert_true(has_header_line(eml, "Sender: ceo@example.test"));
+		}
+	}
+}
+
 /* rate-limit=2: nobody's third message within the minute is refused, root's is not */
 static void
 test_rate_limit(void)
@@ -997,6 +1058,7 @@ main(int argc, char **argv)
 	g_test_add_func("/mail-sender/system/allowed-group", test_allowed_group);
 	g_test_add_func("/mail-sender/system/root", test_root);
 	g_test_add_func("/mail-sender/system/from-override", test_from_override);
+	g_test_add_func("/mail-sender/system/raw-from-replaced", test_raw_from_replaced);
 	g_test_add_func("/mail-sender/system/rate-limit", test_rate_limit);
 	g_test_add_func("/mail-sender/system/password-file-refused", test_password_file_refused);
 	g_test_add_func("/mail-sender/system/password-file", test_password_file);
