@@ -2303,6 +2303,7 @@ ms_smtp_client_prepare_body(MsSmtpClient *self,
 	}
 	if ((mail_flags & MS_MAIL_FLAG_SMTPUTF8) != 0)
 		g_string_append(params, " SMTPUTF8");
+	g_free(helper->mail_params);
 	helper->mail_params = g_string_free(g_steal_pointer(&params), FALSE);
 	return TRUE;
 }
