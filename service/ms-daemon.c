@@ -1342,7 +1342,9 @@ ms_daemon_manager_method_call(GDBusConnection *connection,
 	MsDaemonCall *call = g_new0(MsDaemonCall, 1);
 
 	call->self = g_object_ref(self);
-	call->invocation = g_object_ref(invocation);
+	/* the handler owns the invocation (transfer full): returning it gives that reference
+	 * away, so another one would keep every call and its message alive */
+	call->invocation = invocation;
 	call->parameters = g_variant_ref(parameters);
 	g_debug("%s from %s", method_name, sender);
 	for (guint i = 0; i < G_N_ELEMENTS(ms_daemon_methods); i++) {
@@ -1443,7 +1445,7 @@ ms_daemon_job_method_call(GDBusConnection *connection,
 	MsJob *job;
 
 	call->self = g_object_ref(self);
-	call->invocation = g_object_ref(invocation);
+	call->invocation = invocation; /* owned, as in ms_daemon_manager_method_call() */
 	call->parameters = g_variant_ref(parameters);
 	job = ms_daemon_job_for_path(self, object_path);
 	if (job == NULL) {
