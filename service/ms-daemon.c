@@ -573,6 +573,38 @@ ms_daemon_spool_written_cb(GObject *source, GAsyncResult *res, gpointer user_dat
 }
 
 static void
+ms_daemon_send_in_memory(MsDaemonCall *call_owned, MsMessage *message)
+{
+	g_autoptr(MsDaemonCall) call = call_owned;
+	g_autoptr(GBytes) bytes = NULL;
+	g_autoptr(GPtrArray) recipients = NULL;
+	g_autoptr(GError) error = NULL;
+	/* not from call in the argument list: g_steal_pointer(&call) may run first */
+	MsQueue *queue = call->self->queue;
+	MsAccount *account = call->account;
+	guint32 owner = call->caller->uid;
+
+	bytes = ms_message_to_bytes(message, &error);
+	if (bytes == NULL) {
+		ms_daemon_return_error(
+		    call,
+		    g_error_new(MS_ERROR, MS_ERROR_INVALID_MESSAGE, "%s", error->message));
+		return;
+	}
+	recipients = ms_message_get_recipients(message);
+	g_ptr_array_add(recipients, NULL);
+	ms_queue_submit_async(queue,
+			      owner,
+			      account,
+			      ms_address_get_addr_spec(ms_message_get_from(message)),
+			      (const gchar *const *)recipients->pdata,
+			      bytes,
+			      NULL,
+			      ms_daemon_submit_cb,
+			      g_steal_pointer(&call));
+}
+
+static void
 ms_daemon_send_authorized(MsDaemonCall *call_owned)
 {
 	g_autoptr(MsDaemonCall) call = call_owned;
@@ -580,6 +612,7 @@ ms_daemon_send_authorized(MsDaemonCall *call_owned)
 	g_autoptr(GVariant) dict = NULL;
 	g_autoptr(MsMessage) message = NULL;
 	g_autoptr(MsDaemonSpooling) spooling = NULL;
+	g_autoptr(GVariant) attachments = NULL;
 	GError *error = NULL;
 
 	g_variant_get(call->parameters, "(@a{sv}@a{sv})", &dict, NULL);
@@ -591,6 +624,14 @@ ms_daemon_send_authorized(MsDaemonCall *call_owned)
 	/* counted last, so that refused input does not use up the caller's allowance */
 	if (!ms_authority_take_rate_token(self->authority, call->caller, call->account, &error)) {
 		ms_daemon_return_error(call, error);
+		return;
+	}
+	/* without attachments a message is small: composed in memory and written by the group
+	 * commit together with its envelope, not streamed into a file of its own through a
+	 * worker thread per write */
+	attachments = g_variant_lookup_value(dict, "attachments", NULL);
+	if (attachments == NULL || g_variant_n_children(attachments) == 0) {
+		ms_daemon_send_in_memory(g_steal_pointer(&call), message);
 		return;
 	}
 	/* written straight into the spool: attachments stream from the caller's files, so the
