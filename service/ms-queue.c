@@ -18,6 +18,7 @@
 #define MS_QUEUE_MAX_RETRY_DELAY	3600
 #define MS_QUEUE_PROGRESS_INTERVAL_USEC (G_USEC_PER_SEC / 10)
 #define MS_QUEUE_STOP_GRACE_SECONDS	5
+#define MS_QUEUE_READ_AT_ONCE_SIZE	(64 * 1024)
 
 /* what the queue knows about a job beyond its exported state */
 typedef struct {
@@ -981,6 +982,27 @@ ms_queue_credentials_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	ms_queue_open_session(delivery, password);
 }
 
+/* a message of one chunk is read at once, into memory: it was written a moment ago and is
+ * in the page cache, and streaming it from the file would take a worker thread per read;
+ * NULL for a larger one, or if it cannot be read whole */
+static GInputStream *
+ms_queue_read_small_message(GInputStream *input, guint64 size)
+{
+	g_autofree guint8 *data = NULL;
+	gsize n_read = 0;
+
+	if (size > MS_QUEUE_READ_AT_ONCE_SIZE)
+		return NULL;
+	data = g_malloc(MAX(size, 1));
+	if (g_input_stream_read_all(input, data, size, &n_read, NULL, NULL) && n_read == size) {
+		g_autoptr(GBytes) bytes = g_bytes_new_take(g_steal_pointer(&data), size);
+		return g_memory_input_stream_new_from_bytes(bytes);
+	}
+	/* streamed from the start after all, which reports what is wrong */
+	g_seekable_seek(G_SEEKABLE(input), 0, G_SEEK_SET, NULL, NULL);
+	return NULL;
+}
+
 static void
 ms_queue_start_attempt(MsQueue *self, MsQueueEntry *entry, MsAccount *account)
 {
@@ -1026,8 +1048,10 @@ ms_queue_start_attempt(MsQueue *self, MsQueueEntry *entry, MsAccount *account)
 						  error->message));
 		return;
 	}
-	entry->message = G_INPUT_STREAM(g_steal_pointer(&input));
 	entry->message_size = g_file_info_get_size(info);
+	entry->message = ms_queue_read_small_message(G_INPUT_STREAM(input), entry->message_size);
+	if (entry->message == NULL)
+		entry->message = G_INPUT_STREAM(g_steal_pointer(&input));
 
 	client = ms_queue_session_take(self, account);
 	if (client != NULL) {
