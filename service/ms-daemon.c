@@ -21,6 +21,8 @@
 #define MS_DBUS_JOB_INTERFACE	"org.mail.Sender.Job"
 #define MS_DBUS_JOB_PATH_PREFIX "/org/mail/Sender/Job/"
 
+#define MS_DAEMON_QUEUE_LENGTH_INTERVAL_USEC (G_USEC_PER_SEC / 10)
+
 struct _MsDaemon {
 	GObject parent_instance;
 	MsConfig *config;
@@ -37,7 +39,8 @@ struct _MsDaemon {
 	GHashTable *job_notify_ids;	/* object path -> notify handler id */
 	GHashTable *pending_properties; /* object path -> GPtrArray of changed D-Bus names */
 	guint flush_id;
-	gboolean queue_length_dirty;
+	guint queue_length_id;	 /* announces QueueLength */
+	gint64 queue_length_at;	 /* monotonic time it was last looked at */
 	guint queue_length_sent; /* the QueueLength last announced */
 };
 
@@ -1660,18 +1663,6 @@ ms_daemon_flush_properties_cb(gpointer user_data)
 	g_autoptr(GList) paths = g_hash_table_get_keys(self->pending_properties);
 
 	self->flush_id = 0;
-	if (self->queue_length_dirty) {
-		guint length = ms_queue_get_length(self->queue);
-		self->queue_length_dirty = FALSE;
-		if (length != self->queue_length_sent) {
-			self->queue_length_sent = length;
-			ms_daemon_emit_properties_changed(self,
-							  MS_DBUS_PATH,
-							  MS_DBUS_INTERFACE,
-							  "QueueLength",
-							  g_variant_new_uint32(length));
-		}
-	}
 	for (GList *l = paths; l != NULL; l = l->next) {
 		MsJob *job = ms_daemon_job_for_path(self, l->data);
 		if (job != NULL)
@@ -1877,13 +1868,42 @@ ms_daemon_job_finished_cb(MsQueue *queue, MsJob *job, MsDaemon *self)
 				     ms_job_get_error_message(job)));
 }
 
+static gboolean
+ms_daemon_flush_queue_length_cb(gpointer user_data)
+{
+	MsDaemon *self = MS_DAEMON(user_data);
+	guint length = ms_queue_get_length(self->queue);
+
+	self->queue_length_id = 0;
+	self->queue_length_at = g_get_monotonic_time();
+	if (length != self->queue_length_sent) {
+		self->queue_length_sent = length;
+		ms_daemon_emit_properties_changed(self,
+						  MS_DBUS_PATH,
+						  MS_DBUS_INTERFACE,
+						  "QueueLength",
+						  g_variant_new_uint32(length));
+	}
+	return G_SOURCE_REMOVE;
+}
+
 static void
 ms_daemon_length_changed_cb(MsQueue *queue, MsDaemon *self)
 {
-	/* with the job properties, once a main-loop turn, and only if it really changed */
-	self->queue_length_dirty = TRUE;
-	if (self->flush_id == 0)
-		self->flush_id = g_idle_add(ms_daemon_flush_properties_cb, self);
+	gint64 wait;
+
+	if (self->queue_length_id != 0)
+		return;
+	/* only if it really changed, and at most about 10 times a second like Progress during
+	 * sending: under load it changes twice per message, and each signal is a trip through
+	 * the bus for every listener */
+	wait =
+	    self->queue_length_at + MS_DAEMON_QUEUE_LENGTH_INTERVAL_USEC - g_get_monotonic_time();
+	if (wait <= 0)
+		self->queue_length_id = g_idle_add(ms_daemon_flush_queue_length_cb, self);
+	else
+		self->queue_length_id =
+		    g_timeout_add((guint)(wait / 1000) + 1, ms_daemon_flush_queue_length_cb, self);
 }
 
 gboolean
@@ -2022,6 +2042,7 @@ ms_daemon_dispose(GObject *object)
 	MsDaemon *self = MS_DAEMON(object);
 
 	g_clear_handle_id(&self->flush_id, g_source_remove);
+	g_clear_handle_id(&self->queue_length_id, g_source_remove);
 	if (self->queue != NULL)
 		ms_daemon_unregister(self);
 	g_clear_object(&self->config);
