@@ -33,6 +33,8 @@ typedef struct {
 	gboolean files_gone; /* another process finished it and retired its files */
 	gint lock_fd;	     /* the spool lock, while an attempt runs */
 	gint64 last_progress;
+	guint progress_id; /* the last byte count of sending, held back by the rate limit */
+	guint64 progress_total;
 } MsQueueEntry;
 
 /* delivery state of one account: connections in use, recent starts for rate-limit, and a
@@ -92,6 +94,7 @@ static void
 ms_queue_entry_free(MsQueueEntry *entry)
 {
 	g_clear_handle_id(&entry->retry_id, g_source_remove);
+	g_clear_handle_id(&entry->progress_id, g_source_remove);
 	ms_spool_unlock(entry->lock_fd);
 	g_clear_object(&entry->message);
 	g_clear_object(&entry->job);
@@ -746,6 +749,8 @@ ms_queue_attempt_result(MsDelivery *delivery, MsSmtpResult *result, GError *erro
 	guint64 delay;
 
 	entry->active = FALSE;
+	/* the end of the attempt says more than a byte count held back */
+	g_clear_handle_id(&entry->progress_id, g_source_remove);
 	ms_queue_account_state(self, ms_account_get_name(account))->active--;
 	g_clear_object(&entry->message);
 	if (error != NULL && delivery->client != NULL) {
@@ -868,6 +873,23 @@ ms_queue_attempt_done(MsDelivery *delivery, MsSmtpResult *result, GError *error)
 	ms_queue_check_stopped(self);
 }
 
+static gboolean
+ms_queue_progress_due_cb(gpointer user_data)
+{
+	MsQueueEntry *entry = user_data;
+	MsQueue *self = g_object_get_data(G_OBJECT(entry->job), "ms-queue");
+
+	entry->progress_id = 0;
+	entry->last_progress = g_get_monotonic_time();
+	ms_job_set_bytes_sent(entry->job, entry->progress_total);
+	ms_queue_emit_progress(self,
+			       entry->job,
+			       "sending",
+			       entry->progress_total,
+			       entry->progress_total);
+	return G_SOURCE_REMOVE;
+}
+
 static void
 ms_queue_client_progress_cb(MsSmtpClient *client,
 			    guint stage,
@@ -886,10 +908,19 @@ ms_queue_client_progress_cb(MsSmtpClient *client,
 	gint64 now = g_get_monotonic_time();
 
 	g_return_if_fail(stage < G_N_ELEMENTS(states));
-	if (stage == MS_SMTP_STAGE_SENDING && ms_job_get_state(job) == MS_JOB_STATE_SENDING) {
-		/* byte progress: at most about 10 signals a second, but always the last one */
-		if (done < total && now - entry->last_progress < MS_QUEUE_PROGRESS_INTERVAL_USEC)
-			return;
+	if (stage == MS_SMTP_STAGE_SENDING && ms_job_get_state(job) == MS_JOB_STATE_SENDING &&
+	    now - entry->last_progress < MS_QUEUE_PROGRESS_INTERVAL_USEC) {
+		/* byte progress: at most about 10 signals a second; the last one follows when
+		 * the interval is over, unless the server's answer ends the attempt first, as it
+		 * does at once for a small message */
+		if (done == total && entry->progress_id == 0) {
+			gint64 wait = entry->last_progress + MS_QUEUE_PROGRESS_INTERVAL_USEC - now;
+			entry->progress_total = total;
+			entry->progress_id = g_timeout_add((guint)(wait / 1000) + 1,
+							   ms_queue_progress_due_cb,
+							   entry);
+		}
+		return;
 	}
 	entry->last_progress = now;
 	ms_job_set_state(job, states[stage]);
