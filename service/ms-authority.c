@@ -494,6 +494,28 @@ ms_authority_check_async(MsAuthority *self,
 }
 
 MsCaller *
+ms_authority_check_cached(MsAuthority *self, const gchar *sender, MsAccount *account)
+{
+	MsAuthorityPeer *peer;
+	g_autofree gchar *name = NULL;
+	gid_t primary = (gid_t)-1;
+
+	g_return_val_if_fail(MS_IS_AUTHORITY(self), NULL);
+	g_return_val_if_fail(sender != NULL, NULL);
+	g_return_val_if_fail(MS_IS_ACCOUNT(account), NULL);
+
+	peer = g_hash_table_lookup(self->peers, sender);
+	if (peer == NULL || peer->expires <= g_get_monotonic_time())
+		return NULL;
+	/* only where the answer is yes whatever the account says */
+	if (self->system_bus && peer->uid != 0)
+		return NULL;
+	if (!ms_authority_cached_user(self, peer->uid, &name, &primary))
+		return NULL;
+	return ms_authority_caller_new(peer->uid, name);
+}
+
+MsCaller *
 ms_authority_check_finish(MsAuthority *self, GAsyncResult *res, GError **error)
 {
 	g_return_val_if_fail(g_task_is_valid(res, self), NULL);
