@@ -42,6 +42,8 @@ struct _MsDaemon {
 	guint queue_length_id;	 /* announces QueueLength */
 	gint64 queue_length_at;	 /* monotonic time it was last looked at */
 	guint queue_length_sent; /* the QueueLength last announced */
+	GTimeZone *local_tz;	 /* for Date, see ms_daemon_now() */
+	gint64 local_tz_at;	 /* monotonic time it was looked up */
 };
 
 G_DEFINE_TYPE(MsDaemon, ms_daemon, G_TYPE_OBJECT)
@@ -356,12 +358,31 @@ ms_daemon_add_attachments(MsDaemon *self,
 	return TRUE;
 }
 
+/* now in the local time zone, for Date: GLib 2.74 reads /etc/localtime and the zone file
+ * again for every g_date_time_new_now_local() when TZ is unset, so the zone is looked up
+ * at most once a minute */
+static GDateTime *
+ms_daemon_now(MsDaemon *self)
+{
+	gint64 now = g_get_monotonic_time();
+
+	if (self->local_tz == NULL || now - self->local_tz_at >= 60 * G_USEC_PER_SEC) {
+		g_clear_pointer(&self->local_tz, g_time_zone_unref);
+		self->local_tz = g_time_zone_new_local();
+		self->local_tz_at = now;
+	}
+	return g_date_time_new_now(self->local_tz);
+}
+
 static MsMessage *
 ms_daemon_compose(MsDaemon *self, GVariant *dict, MsDaemonCall *call, GError **error)
 {
 	g_autoptr(MsMessage) message = ms_message_new();
+	g_autoptr(GDateTime) date = ms_daemon_now(self);
 	const gchar *value = NULL;
 	g_autoptr(GVariant) headers = NULL;
+
+	ms_message_set_date(message, date);
 	/* refused rather than ignored: a caller must not believe its HTML or files went out */
 	if (g_variant_lookup(dict, "from", "&s", &value)) {
 		/* on the system bus the account's From is the admin's, not the caller's to choose
@@ -2071,6 +2092,7 @@ ms_daemon_finalize(GObject *object)
 	g_hash_table_unref(self->job_notify_ids);
 	g_hash_table_unref(self->pending_properties);
 	g_clear_pointer(&self->introspection, g_dbus_node_info_unref);
+	g_clear_pointer(&self->local_tz, g_time_zone_unref);
 	G_OBJECT_CLASS(ms_daemon_parent_class)->finalize(object);
 }
 
