@@ -18,15 +18,67 @@
 /* NSS entries of big groups can be long; getgrgid_r() says ERANGE and we grow up to this */
 #define MS_AUTHORITY_NSS_BUFFER_MAX (1024 * 1024)
 
+/* how long what the bus and the user database said about a caller is reused: asking both for
+ * every message was a bus round trip and a worker thread per Send; a renamed user or a changed
+ * group list shows after at most this */
+#define MS_AUTHORITY_CACHE_USEC (60 * G_USEC_PER_SEC)
+
+/* the bus's answer for one unique name: a peer's credentials are those of its socket and
+ * never change, and unique names are never reused on a bus */
+typedef struct {
+	guint32 uid;
+	GArray *gids;	/* guint32; NULL if the bus did not say */
+	gint64 expires; /* monotonic */
+} MsAuthorityPeer;
+
+/* the user database's answer for one uid */
+typedef struct {
+	gchar *name; /* NULL if the uid has no name */
+	gid_t primary;
+	gint64 expires; /* monotonic */
+} MsAuthorityUser;
+
 struct _MsAuthority {
 	GObject parent_instance;
 	GDBusConnection *connection;
 	gboolean system_bus;
 	gchar *accounts_path;
-	GHashTable *rate; /* "uid:account" -> GArray of gint64, monotonic times of messages */
+	GHashTable *rate;  /* "uid:account" -> GArray of gint64, monotonic times of messages */
+	GHashTable *peers; /* unique name -> MsAuthorityPeer; main thread only */
+	GHashTable *users; /* uid -> MsAuthorityUser; filled by the worker, so under users_lock */
+	GMutex users_lock;
 };
 
 G_DEFINE_TYPE(MsAuthority, ms_authority, G_TYPE_OBJECT)
+
+static void
+ms_authority_peer_free(MsAuthorityPeer *peer)
+{
+	if (peer->gids != NULL)
+		g_array_unref(peer->gids);
+	g_free(peer);
+}
+
+static void
+ms_authority_user_free(MsAuthorityUser *user)
+{
+	g_free(user->name);
+	g_free(user);
+}
+
+static gboolean
+ms_authority_peer_expired_cb(gpointer key, gpointer value, gpointer user_data)
+{
+	MsAuthorityPeer *peer = value;
+	return peer->expires <= *(gint64 *)user_data;
+}
+
+static gboolean
+ms_authority_user_expired_cb(gpointer key, gpointer value, gpointer user_data)
+{
+	MsAuthorityUser *user = value;
+	return user->expires <= *(gint64 *)user_data;
+}
 
 void
 ms_caller_free(MsCaller *caller)
@@ -153,20 +205,61 @@ ms_authority_in_allowed_group(MsAuthorityHelper *helper, const gchar *user_name,
 	return FALSE;
 }
 
+static MsCaller *
+ms_authority_caller_new(guint32 uid, const gchar *name)
+{
+	MsCaller *caller = g_new0(MsCaller, 1);
+
+	caller->uid = uid;
+	caller->user_name = name != NULL ? g_strdup(name) : g_strdup_printf("uid %u", uid);
+	return caller;
+}
+
+/* the user database's answer for uid while it is fresh; FALSE if it has to be asked */
+static gboolean
+ms_authority_cached_user(MsAuthority *self, guint32 uid, gchar **name, gid_t *primary)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->users_lock);
+	MsAuthorityUser *user = g_hash_table_lookup(self->users, GUINT_TO_POINTER(uid));
+
+	if (user == NULL || user->expires <= g_get_monotonic_time())
+		return FALSE;
+	*name = g_strdup(user->name);
+	*primary = user->primary;
+	return TRUE;
+}
+
+static void
+ms_authority_cache_user(MsAuthority *self, guint32 uid, const gchar *name, gid_t primary)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->users_lock);
+	MsAuthorityUser *user = g_new0(MsAuthorityUser, 1);
+	gint64 now = g_get_monotonic_time();
+
+	g_hash_table_foreach_remove(self->users, ms_authority_user_expired_cb, &now);
+	user->name = g_strdup(name);
+	user->primary = primary;
+	user->expires = now + MS_AUTHORITY_CACHE_USEC;
+	g_hash_table_replace(self->users, GUINT_TO_POINTER(uid), user);
+}
+
 static void
 ms_authority_decide_thread(GTask *task,
 			   gpointer source_object,
 			   gpointer task_data,
 			   GCancellable *cancellable)
 {
+	MsAuthority *self = MS_AUTHORITY(source_object);
 	MsAuthorityHelper *helper = task_data;
-	g_autoptr(MsCaller) caller = g_new0(MsCaller, 1);
+	g_autoptr(MsCaller) caller = NULL;
 	g_autofree gchar *name = NULL;
 	gid_t primary = (gid_t)-1;
 
-	caller->uid = helper->uid;
-	name = ms_authority_user_name(helper->uid, &primary);
-	caller->user_name = name != NULL ? g_strdup(name) : g_strdup_printf("uid %u", helper->uid);
+	if (!ms_authority_cached_user(self, helper->uid, &name, &primary)) {
+		name = ms_authority_user_name(helper->uid, &primary);
+		ms_authority_cache_user(self, helper->uid, name, primary);
+	}
+	caller = ms_authority_caller_new(helper->uid, name);
 
 	/* the session bus is the user's own; root owns the machine anyway */
 	if (!helper->system_bus || helper->uid == 0) {
@@ -221,7 +314,37 @@ static void
 ms_authority_decide(GTask *task_owned)
 {
 	g_autoptr(GTask) task = task_owned;
+	MsAuthority *self = g_task_get_source_object(task);
+	MsAuthorityHelper *helper = g_task_get_task_data(task);
+	g_autofree gchar *name = NULL;
+	gid_t primary = (gid_t)-1;
+
+	/* everybody may and the name is known: no trip to the worker */
+	if ((!helper->system_bus || helper->uid == 0) &&
+	    ms_authority_cached_user(self, helper->uid, &name, &primary)) {
+		g_task_return_pointer(task,
+				      ms_authority_caller_new(helper->uid, name),
+				      (GDestroyNotify)ms_caller_free);
+		return;
+	}
 	g_task_run_in_thread(task, ms_authority_decide_thread);
+}
+
+/* what the bus said about helper->sender, for the next calls on the same connection */
+static void
+ms_authority_remember_peer(GTask *task)
+{
+	MsAuthority *self = g_task_get_source_object(task);
+	MsAuthorityHelper *helper = g_task_get_task_data(task);
+	MsAuthorityPeer *peer = g_new0(MsAuthorityPeer, 1);
+	gint64 now = g_get_monotonic_time();
+
+	/* peers that left, or have not been asked about for a while, go */
+	g_hash_table_foreach_remove(self->peers, ms_authority_peer_expired_cb, &now);
+	peer->uid = helper->uid;
+	peer->gids = helper->gids != NULL ? g_array_ref(helper->gids) : NULL;
+	peer->expires = now + MS_AUTHORITY_CACHE_USEC;
+	g_hash_table_replace(self->peers, g_strdup(helper->sender), peer);
 }
 
 static void
@@ -256,6 +379,7 @@ ms_authority_unix_user_cb(GObject *source, GAsyncResult *res, gpointer user_data
 		return;
 	}
 	g_variant_get(ret, "(u)", &helper->uid);
+	ms_authority_remember_peer(task);
 	ms_authority_decide(g_steal_pointer(&task));
 }
 
@@ -316,6 +440,7 @@ ms_authority_credentials_cb(GObject *source, GAsyncResult *res, gpointer user_da
 		helper->gids = g_array_sized_new(FALSE, FALSE, sizeof(guint32), n);
 		g_array_append_vals(helper->gids, values, n);
 	}
+	ms_authority_remember_peer(task);
 	ms_authority_decide(g_steal_pointer(&task));
 }
 
@@ -329,6 +454,7 @@ ms_authority_check_async(MsAuthority *self,
 {
 	g_autoptr(GTask) task = NULL;
 	MsAuthorityHelper *helper;
+	MsAuthorityPeer *peer;
 
 	g_return_if_fail(MS_IS_AUTHORITY(self));
 	g_return_if_fail(sender != NULL);
@@ -345,6 +471,13 @@ ms_authority_check_async(MsAuthority *self,
 	helper->system_bus = self->system_bus;
 	g_task_set_task_data(task, helper, (GDestroyNotify)ms_authority_helper_free);
 
+	peer = g_hash_table_lookup(self->peers, sender);
+	if (peer != NULL && peer->expires > g_get_monotonic_time()) {
+		helper->uid = peer->uid;
+		helper->gids = peer->gids != NULL ? g_array_ref(peer->gids) : NULL;
+		ms_authority_decide(g_steal_pointer(&task));
+		return;
+	}
 	/* the bus knows the peer from the socket (SO_PEERCRED); nothing in the message counts */
 	g_dbus_connection_call(self->connection,
 			       "org.freedesktop.DBus",
@@ -358,6 +491,28 @@ ms_authority_check_async(MsAuthority *self,
 			       cancellable,
 			       ms_authority_credentials_cb,
 			       g_steal_pointer(&task));
+}
+
+MsCaller *
+ms_authority_check_cached(MsAuthority *self, const gchar *sender, MsAccount *account)
+{
+	MsAuthorityPeer *peer;
+	g_autofree gchar *name = NULL;
+	gid_t primary = (gid_t)-1;
+
+	g_return_val_if_fail(MS_IS_AUTHORITY(self), NULL);
+	g_return_val_if_fail(sender != NULL, NULL);
+	g_return_val_if_fail(MS_IS_ACCOUNT(account), NULL);
+
+	peer = g_hash_table_lookup(self->peers, sender);
+	if (peer == NULL || peer->expires <= g_get_monotonic_time())
+		return NULL;
+	/* only where the answer is yes whatever the account says */
+	if (self->system_bus && peer->uid != 0)
+		return NULL;
+	if (!ms_authority_cached_user(self, peer->uid, &name, &primary))
+		return NULL;
+	return ms_authority_caller_new(peer->uid, name);
 }
 
 MsCaller *
@@ -473,6 +628,15 @@ ms_authority_init(MsAuthority *self)
 {
 	self->rate =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_array_unref);
+	self->peers = g_hash_table_new_full(g_str_hash,
+					    g_str_equal,
+					    g_free,
+					    (GDestroyNotify)ms_authority_peer_free);
+	self->users = g_hash_table_new_full(g_direct_hash,
+					    g_direct_equal,
+					    NULL,
+					    (GDestroyNotify)ms_authority_user_free);
+	g_mutex_init(&self->users_lock);
 }
 
 static void
@@ -491,6 +655,9 @@ ms_authority_finalize(GObject *object)
 
 	g_free(self->accounts_path);
 	g_hash_table_unref(self->rate);
+	g_hash_table_unref(self->peers);
+	g_hash_table_unref(self->users);
+	g_mutex_clear(&self->users_lock);
 	G_OBJECT_CLASS(ms_authority_parent_class)->finalize(object);
 }
 

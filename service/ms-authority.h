@@ -40,6 +40,11 @@ ms_authority_check_async(MsAuthority *self,
 			 gpointer user_data);
 MsCaller *
 ms_authority_check_finish(MsAuthority *self, GAsyncResult *res, GError **error);
+/* the same decision without waiting, when what the bus and the user database said about
+ * sender a moment ago settles it (the session bus, or root); NULL when
+ * ms_authority_check_async() has to ask */
+MsCaller *
+ms_authority_check_cached(MsAuthority *self, const gchar *sender, MsAccount *account);
 
 /* counts one message of caller for the account's rate-limit (messages per minute, per uid,
  * over a sliding 60 s window); MS_ERROR_RATE_LIMITED when over it, and nothing is counted

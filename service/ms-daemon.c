@@ -21,6 +21,8 @@
 #define MS_DBUS_JOB_INTERFACE	"org.mail.Sender.Job"
 #define MS_DBUS_JOB_PATH_PREFIX "/org/mail/Sender/Job/"
 
+#define MS_DAEMON_QUEUE_LENGTH_INTERVAL_USEC (G_USEC_PER_SEC / 10)
+
 struct _MsDaemon {
 	GObject parent_instance;
 	MsConfig *config;
@@ -37,8 +39,11 @@ struct _MsDaemon {
 	GHashTable *job_notify_ids;	/* object path -> notify handler id */
 	GHashTable *pending_properties; /* object path -> GPtrArray of changed D-Bus names */
 	guint flush_id;
-	gboolean queue_length_dirty;
+	guint queue_length_id;	 /* announces QueueLength */
+	gint64 queue_length_at;	 /* monotonic time it was last looked at */
 	guint queue_length_sent; /* the QueueLength last announced */
+	GTimeZone *local_tz;	 /* for Date, see ms_daemon_now() */
+	gint64 local_tz_at;	 /* monotonic time it was looked up */
 };
 
 G_DEFINE_TYPE(MsDaemon, ms_daemon, G_TYPE_OBJECT)
@@ -353,13 +358,31 @@ ms_daemon_add_attachments(MsDaemon *self,
 	return TRUE;
 }
 
+/* now in the local time zone, for Date: GLib 2.74 reads /etc/localtime and the zone file
+ * again for every g_date_time_new_now_local() when TZ is unset, so the zone is looked up
+ * at most once a minute */
+static GDateTime *
+ms_daemon_now(MsDaemon *self)
+{
+	gint64 now = g_get_monotonic_time();
+
+	if (self->local_tz == NULL || now - self->local_tz_at >= 60 * G_USEC_PER_SEC) {
+		g_clear_pointer(&self->local_tz, g_time_zone_unref);
+		self->local_tz = g_time_zone_new_local();
+		self->local_tz_at = now;
+	}
+	return g_date_time_new_now(self->local_tz);
+}
+
 static MsMessage *
 ms_daemon_compose(MsDaemon *self, GVariant *dict, MsDaemonCall *call, GError **error)
 {
 	g_autoptr(MsMessage) message = ms_message_new();
+	g_autoptr(GDateTime) date = ms_daemon_now(self);
 	const gchar *value = NULL;
 	g_autoptr(GVariant) headers = NULL;
 
+	ms_message_set_date(message, date);
 	/* UTF-8 text as it is; the SMTP client downgrades it for a server without 8BITMIME */
 	ms_message_set_8bit_allowed(message, TRUE);
 	/* refused rather than ignored: a caller must not believe its HTML or files went out */
@@ -456,6 +479,15 @@ ms_daemon_authorize(MsDaemonCall *call, MsDaemonContinueFunc func)
 	MsDaemon *self = call->self;
 
 	call->next = func;
+	/* a caller seen a moment ago that everybody would let in goes on at once */
+	call->caller =
+	    ms_authority_check_cached(self->authority,
+				      g_dbus_method_invocation_get_sender(call->invocation),
+				      call->account);
+	if (call->caller != NULL) {
+		func(call);
+		return;
+	}
 	ms_authority_check_async(self->authority,
 				 g_dbus_method_invocation_get_sender(call->invocation),
 				 call->account,
@@ -577,6 +609,39 @@ ms_daemon_spool_written_cb(GObject *source, GAsyncResult *res, gpointer user_dat
 }
 
 static void
+ms_daemon_send_in_memory(MsDaemonCall *call_owned, MsMessage *message)
+{
+	g_autoptr(MsDaemonCall) call = call_owned;
+	g_autoptr(GBytes) bytes = NULL;
+	g_autoptr(GPtrArray) recipients = NULL;
+	g_autoptr(GError) error = NULL;
+	/* not from call in the argument list: g_steal_pointer(&call) may run first */
+	MsQueue *queue = call->self->queue;
+	MsAccount *account = call->account;
+	guint32 owner = call->caller->uid;
+
+	bytes = ms_message_to_bytes(message, &error);
+	if (bytes == NULL) {
+		ms_daemon_return_error(
+		    call,
+		    g_error_new(MS_ERROR, MS_ERROR_INVALID_MESSAGE, "%s", error->message));
+		return;
+	}
+	recipients = ms_message_get_recipients(message);
+	g_ptr_array_add(recipients, NULL);
+	ms_queue_submit_async(queue,
+			      owner,
+			      account,
+			      ms_address_get_addr_spec(ms_message_get_from(message)),
+			      (const gchar *const *)recipients->pdata,
+			      ms_message_get_mail_flags(message),
+			      bytes,
+			      NULL,
+			      ms_daemon_submit_cb,
+			      g_steal_pointer(&call));
+}
+
+static void
 ms_daemon_send_authorized(MsDaemonCall *call_owned)
 {
 	g_autoptr(MsDaemonCall) call = call_owned;
@@ -584,6 +649,7 @@ ms_daemon_send_authorized(MsDaemonCall *call_owned)
 	g_autoptr(GVariant) dict = NULL;
 	g_autoptr(MsMessage) message = NULL;
 	g_autoptr(MsDaemonSpooling) spooling = NULL;
+	g_autoptr(GVariant) attachments = NULL;
 	GError *error = NULL;
 
 	g_variant_get(call->parameters, "(@a{sv}@a{sv})", &dict, NULL);
@@ -595,6 +661,14 @@ ms_daemon_send_authorized(MsDaemonCall *call_owned)
 	/* counted last, so that refused input does not use up the caller's allowance */
 	if (!ms_authority_take_rate_token(self->authority, call->caller, call->account, &error)) {
 		ms_daemon_return_error(call, error);
+		return;
+	}
+	/* without attachments a message is small: composed in memory and written by the group
+	 * commit together with its envelope, not streamed into a file of its own through a
+	 * worker thread per write */
+	attachments = g_variant_lookup_value(dict, "attachments", NULL);
+	if (attachments == NULL || g_variant_n_children(attachments) == 0) {
+		ms_daemon_send_in_memory(g_steal_pointer(&call), message);
 		return;
 	}
 	/* written straight into the spool: attachments stream from the caller's files, so the
@@ -1385,7 +1459,9 @@ ms_daemon_manager_method_call(GDBusConnection *connection,
 	MsDaemonCall *call = g_new0(MsDaemonCall, 1);
 
 	call->self = g_object_ref(self);
-	call->invocation = g_object_ref(invocation);
+	/* the handler owns the invocation (transfer full): returning it gives that reference
+	 * away, so another one would keep every call and its message alive */
+	call->invocation = invocation;
 	call->parameters = g_variant_ref(parameters);
 	g_debug("%s from %s", method_name, sender);
 	for (guint i = 0; i < G_N_ELEMENTS(ms_daemon_methods); i++) {
@@ -1486,7 +1562,7 @@ ms_daemon_job_method_call(GDBusConnection *connection,
 	MsJob *job;
 
 	call->self = g_object_ref(self);
-	call->invocation = g_object_ref(invocation);
+	call->invocation = invocation; /* owned, as in ms_daemon_manager_method_call() */
 	call->parameters = g_variant_ref(parameters);
 	job = ms_daemon_job_for_path(self, object_path);
 	if (job == NULL) {
@@ -1660,18 +1736,6 @@ ms_daemon_flush_properties_cb(gpointer user_data)
 	g_autoptr(GList) paths = g_hash_table_get_keys(self->pending_properties);
 
 	self->flush_id = 0;
-	if (self->queue_length_dirty) {
-		guint length = ms_queue_get_length(self->queue);
-		self->queue_length_dirty = FALSE;
-		if (length != self->queue_length_sent) {
-			self->queue_length_sent = length;
-			ms_daemon_emit_properties_changed(self,
-							  MS_DBUS_PATH,
-							  MS_DBUS_INTERFACE,
-							  "QueueLength",
-							  g_variant_new_uint32(length));
-		}
-	}
 	for (GList *l = paths; l != NULL; l = l->next) {
 		MsJob *job = ms_daemon_job_for_path(self, l->data);
 		if (job != NULL)
@@ -1877,13 +1941,42 @@ ms_daemon_job_finished_cb(MsQueue *queue, MsJob *job, MsDaemon *self)
 				     ms_job_get_error_message(job)));
 }
 
+static gboolean
+ms_daemon_flush_queue_length_cb(gpointer user_data)
+{
+	MsDaemon *self = MS_DAEMON(user_data);
+	guint length = ms_queue_get_length(self->queue);
+
+	self->queue_length_id = 0;
+	self->queue_length_at = g_get_monotonic_time();
+	if (length != self->queue_length_sent) {
+		self->queue_length_sent = length;
+		ms_daemon_emit_properties_changed(self,
+						  MS_DBUS_PATH,
+						  MS_DBUS_INTERFACE,
+						  "QueueLength",
+						  g_variant_new_uint32(length));
+	}
+	return G_SOURCE_REMOVE;
+}
+
 static void
 ms_daemon_length_changed_cb(MsQueue *queue, MsDaemon *self)
 {
-	/* with the job properties, once a main-loop turn, and only if it really changed */
-	self->queue_length_dirty = TRUE;
-	if (self->flush_id == 0)
-		self->flush_id = g_idle_add(ms_daemon_flush_properties_cb, self);
+	gint64 wait;
+
+	if (self->queue_length_id != 0)
+		return;
+	/* only if it really changed, and at most about 10 times a second like Progress during
+	 * sending: under load it changes twice per message, and each signal is a trip through
+	 * the bus for every listener */
+	wait =
+	    self->queue_length_at + MS_DAEMON_QUEUE_LENGTH_INTERVAL_USEC - g_get_monotonic_time();
+	if (wait <= 0)
+		self->queue_length_id = g_idle_add(ms_daemon_flush_queue_length_cb, self);
+	else
+		self->queue_length_id =
+		    g_timeout_add((guint)(wait / 1000) + 1, ms_daemon_flush_queue_length_cb, self);
 }
 
 gboolean
@@ -2022,6 +2115,7 @@ ms_daemon_dispose(GObject *object)
 	MsDaemon *self = MS_DAEMON(object);
 
 	g_clear_handle_id(&self->flush_id, g_source_remove);
+	g_clear_handle_id(&self->queue_length_id, g_source_remove);
 	if (self->queue != NULL)
 		ms_daemon_unregister(self);
 	g_clear_object(&self->config);
@@ -2041,6 +2135,7 @@ ms_daemon_finalize(GObject *object)
 	g_hash_table_unref(self->job_notify_ids);
 	g_hash_table_unref(self->pending_properties);
 	g_clear_pointer(&self->introspection, g_dbus_node_info_unref);
+	g_clear_pointer(&self->local_tz, g_time_zone_unref);
 	G_OBJECT_CLASS(ms_daemon_parent_class)->finalize(object);
 }
 

@@ -18,6 +18,7 @@
 #define MS_QUEUE_MAX_RETRY_DELAY	3600
 #define MS_QUEUE_PROGRESS_INTERVAL_USEC (G_USEC_PER_SEC / 10)
 #define MS_QUEUE_STOP_GRACE_SECONDS	5
+#define MS_QUEUE_READ_AT_ONCE_SIZE	(64 * 1024)
 
 /* what the queue knows about a job beyond its exported state */
 typedef struct {
@@ -32,6 +33,8 @@ typedef struct {
 	gboolean files_gone; /* another process finished it and retired its files */
 	gint lock_fd;	     /* the spool lock, while an attempt runs */
 	gint64 last_progress;
+	guint progress_id; /* the last byte count of sending, held back by the rate limit */
+	guint64 progress_total;
 } MsQueueEntry;
 
 /* delivery state of one account: connections in use, recent starts for rate-limit, and a
@@ -91,6 +94,7 @@ static void
 ms_queue_entry_free(MsQueueEntry *entry)
 {
 	g_clear_handle_id(&entry->retry_id, g_source_remove);
+	g_clear_handle_id(&entry->progress_id, g_source_remove);
 	ms_spool_unlock(entry->lock_fd);
 	g_clear_object(&entry->message);
 	g_clear_object(&entry->job);
@@ -755,6 +759,8 @@ ms_queue_attempt_result(MsDelivery *delivery, MsSmtpResult *result, GError *erro
 	guint64 delay;
 
 	entry->active = FALSE;
+	/* the end of the attempt says more than a byte count held back */
+	g_clear_handle_id(&entry->progress_id, g_source_remove);
 	ms_queue_account_state(self, ms_account_get_name(account))->active--;
 	g_clear_object(&entry->message);
 	if (error != NULL && delivery->client != NULL) {
@@ -877,6 +883,23 @@ ms_queue_attempt_done(MsDelivery *delivery, MsSmtpResult *result, GError *error)
 	ms_queue_check_stopped(self);
 }
 
+static gboolean
+ms_queue_progress_due_cb(gpointer user_data)
+{
+	MsQueueEntry *entry = user_data;
+	MsQueue *self = g_object_get_data(G_OBJECT(entry->job), "ms-queue");
+
+	entry->progress_id = 0;
+	entry->last_progress = g_get_monotonic_time();
+	ms_job_set_bytes_sent(entry->job, entry->progress_total);
+	ms_queue_emit_progress(self,
+			       entry->job,
+			       "sending",
+			       entry->progress_total,
+			       entry->progress_total);
+	return G_SOURCE_REMOVE;
+}
+
 static void
 ms_queue_client_progress_cb(MsSmtpClient *client,
 			    guint stage,
@@ -895,10 +918,19 @@ ms_queue_client_progress_cb(MsSmtpClient *client,
 	gint64 now = g_get_monotonic_time();
 
 	g_return_if_fail(stage < G_N_ELEMENTS(states));
-	if (stage == MS_SMTP_STAGE_SENDING && ms_job_get_state(job) == MS_JOB_STATE_SENDING) {
-		/* byte progress: at most about 10 signals a second, but always the last one */
-		if (done < total && now - entry->last_progress < MS_QUEUE_PROGRESS_INTERVAL_USEC)
-			return;
+	if (stage == MS_SMTP_STAGE_SENDING && ms_job_get_state(job) == MS_JOB_STATE_SENDING &&
+	    now - entry->last_progress < MS_QUEUE_PROGRESS_INTERVAL_USEC) {
+		/* byte progress: at most about 10 signals a second; the last one follows when
+		 * the interval is over, unless the server's answer ends the attempt first, as it
+		 * does at once for a small message */
+		if (done == total && entry->progress_id == 0) {
+			gint64 wait = entry->last_progress + MS_QUEUE_PROGRESS_INTERVAL_USEC - now;
+			entry->progress_total = total;
+			entry->progress_id = g_timeout_add((guint)(wait / 1000) + 1,
+							   ms_queue_progress_due_cb,
+							   entry);
+		}
+		return;
 	}
 	entry->last_progress = now;
 	ms_job_set_state(job, states[stage]);
@@ -992,6 +1024,27 @@ ms_queue_credentials_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	ms_queue_open_session(delivery, password);
 }
 
+/* a message of one chunk is read at once, into memory: it was written a moment ago and is
+ * in the page cache, and streaming it from the file would take a worker thread per read;
+ * NULL for a larger one, or if it cannot be read whole */
+static GInputStream *
+ms_queue_read_small_message(GInputStream *input, guint64 size)
+{
+	g_autofree guint8 *data = NULL;
+	gsize n_read = 0;
+
+	if (size > MS_QUEUE_READ_AT_ONCE_SIZE)
+		return NULL;
+	data = g_malloc(MAX(size, 1));
+	if (g_input_stream_read_all(input, data, size, &n_read, NULL, NULL) && n_read == size) {
+		g_autoptr(GBytes) bytes = g_bytes_new_take(g_steal_pointer(&data), size);
+		return g_memory_input_stream_new_from_bytes(bytes);
+	}
+	/* streamed from the start after all, which reports what is wrong */
+	g_seekable_seek(G_SEEKABLE(input), 0, G_SEEK_SET, NULL, NULL);
+	return NULL;
+}
+
 static void
 ms_queue_start_attempt(MsQueue *self, MsQueueEntry *entry, MsAccount *account)
 {
@@ -1037,8 +1090,10 @@ ms_queue_start_attempt(MsQueue *self, MsQueueEntry *entry, MsAccount *account)
 						  error->message));
 		return;
 	}
-	entry->message = G_INPUT_STREAM(g_steal_pointer(&input));
 	entry->message_size = g_file_info_get_size(info);
+	entry->message = ms_queue_read_small_message(G_INPUT_STREAM(input), entry->message_size);
+	if (entry->message == NULL)
+		entry->message = G_INPUT_STREAM(g_steal_pointer(&input));
 
 	client = ms_queue_session_take(self, account);
 	if (client != NULL) {

@@ -1819,7 +1819,6 @@ ms_smtp_client_starttls_cb(GTask *task)
 	MsSmtpClientHelper *helper = g_task_get_task_data(task);
 	MsSmtpClient *self = helper->self;
 	g_autoptr(GIOStream) tls = NULL;
-	g_autoptr(GSocketConnectable) identity = NULL;
 	g_autoptr(GError) error_local = NULL;
 
 	if (ms_smtp_reply_get_code(helper->reply) != 220) {
@@ -1859,16 +1858,14 @@ ms_smtp_client_starttls_cb(GTask *task)
 		return;
 	}
 
-	identity = g_network_address_new(ms_account_get_host(self->account),
-					 ms_account_get_port(self->account));
-	tls = g_tls_client_connection_new(G_IO_STREAM(self->connection), identity, &error_local);
+	tls =
+	    ms_tls_policy_new_connection(self->policy, G_IO_STREAM(self->connection), &error_local);
 	if (tls == NULL) {
 		ms_smtp_client_return_error(
 		    task,
 		    ms_tls_policy_convert_error(self->policy, NULL, error_local));
 		return;
 	}
-	ms_tls_policy_apply(self->policy, G_TLS_CLIENT_CONNECTION(tls));
 	self->tls = G_TLS_CONNECTION(g_steal_pointer(&tls));
 	ms_smtp_client_emit_progress(self, MS_SMTP_STAGE_TLS, 0, 0);
 	g_tls_connection_handshake_async(self->tls,
@@ -1986,8 +1983,6 @@ ms_smtp_client_socket_event_cb(GSocketClient *socket_client,
 			       GIOStream *connection,
 			       gpointer user_data)
 {
-	MsSmtpClient *self = MS_SMTP_CLIENT(user_data);
-
 	if (event == G_SOCKET_CLIENT_CONNECTED && G_IS_SOCKET_CONNECTION(connection)) {
 		g_autoptr(GError) error_local = NULL;
 		GSocket *socket = g_socket_connection_get_socket(G_SOCKET_CONNECTION(connection));
@@ -1995,13 +1990,6 @@ ms_smtp_client_socket_event_cb(GSocketClient *socket_client,
 		/* commands are small and strictly request/response: do not let Nagle delay them */
 		if (!g_socket_set_option(socket, IPPROTO_TCP, TCP_NODELAY, 1, &error_local))
 			g_debug("cannot set TCP_NODELAY: %s", error_local->message);
-		return;
-	}
-	/* implicit TLS: the only moment the connection can be set up before its handshake */
-	if (event == G_SOCKET_CLIENT_TLS_HANDSHAKING && G_IS_TLS_CLIENT_CONNECTION(connection)) {
-		ms_tls_policy_apply(self->policy, G_TLS_CLIENT_CONNECTION(connection));
-		g_set_object(&self->tls, G_TLS_CONNECTION(connection));
-		ms_smtp_client_emit_progress(self, MS_SMTP_STAGE_TLS, 0, 0);
 	}
 }
 
@@ -2047,6 +2035,54 @@ ms_smtp_client_connect_error(MsSmtpClientHelper *helper, const GError *error)
 }
 
 static void
+ms_smtp_client_implicit_handshake_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	GTask *task = G_TASK(user_data);
+	MsSmtpClientHelper *helper = g_task_get_task_data(task);
+	g_autoptr(GError) error_local = NULL;
+
+	if (!g_tls_connection_handshake_finish(G_TLS_CONNECTION(source), res, &error_local)) {
+		ms_smtp_client_return_error(task,
+					    ms_smtp_client_connect_error(helper, error_local));
+		return;
+	}
+	if (!ms_tls_policy_check_peer(helper->self->policy, helper->self->tls, &error_local)) {
+		ms_smtp_client_return_error(task, g_steal_pointer(&error_local));
+		return;
+	}
+	ms_smtp_client_log_tls(helper->self);
+	ms_smtp_client_set_stream(helper->self, G_IO_STREAM(helper->self->tls));
+	ms_smtp_client_read_reply(task, MS_SMTP_CLIENT_STEP_GREETING, ms_smtp_client_greeting_cb);
+}
+
+/* implicit TLS: the TLS connection is made here rather than by GSocketClient, so that the
+ * policy's database is in place when it is created (see ms_tls_policy_new_connection()) */
+static void
+ms_smtp_client_implicit_tls(GTask *task)
+{
+	MsSmtpClientHelper *helper = g_task_get_task_data(task);
+	MsSmtpClient *self = helper->self;
+	g_autoptr(GError) error_local = NULL;
+	GIOStream *tls;
+
+	tls =
+	    ms_tls_policy_new_connection(self->policy, G_IO_STREAM(self->connection), &error_local);
+	if (tls == NULL) {
+		ms_smtp_client_return_error(
+		    task,
+		    ms_tls_policy_convert_error(self->policy, NULL, error_local));
+		return;
+	}
+	self->tls = G_TLS_CONNECTION(tls);
+	ms_smtp_client_emit_progress(self, MS_SMTP_STAGE_TLS, 0, 0);
+	g_tls_connection_handshake_async(self->tls,
+					 G_PRIORITY_DEFAULT,
+					 ms_smtp_client_cancellable(task),
+					 ms_smtp_client_implicit_handshake_cb,
+					 task);
+}
+
+static void
 ms_smtp_client_connect_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	GTask *task = G_TASK(user_data);
@@ -2062,16 +2098,11 @@ ms_smtp_client_connect_cb(GObject *source, GAsyncResult *res, gpointer user_data
 					    ms_smtp_client_connect_error(helper, error_local));
 		return;
 	}
-	if (helper->self->tls != NULL) {
-		if (!ms_tls_policy_check_peer(helper->self->policy,
-					      helper->self->tls,
-					      &error_local)) {
-			ms_smtp_client_return_error(task, g_steal_pointer(&error_local));
-			return;
-		}
-		ms_smtp_client_log_tls(helper->self);
-	}
 	g_debug("connected to %s", helper->self->server);
+	if (ms_account_get_security(helper->self->account) == MS_SECURITY_TLS) {
+		ms_smtp_client_implicit_tls(task);
+		return;
+	}
 	ms_smtp_client_set_stream(helper->self, G_IO_STREAM(helper->self->connection));
 	ms_smtp_client_read_reply(task, MS_SMTP_CLIENT_STEP_GREETING, ms_smtp_client_greeting_cb);
 }
@@ -2089,8 +2120,6 @@ ms_smtp_client_connect(GTask *task)
 	/* SMTP never goes through an HTTP proxy, and the proxy resolvers talk to the session
 	 * bus */
 	g_socket_client_set_enable_proxy(self->socket_client, FALSE);
-	if (ms_account_get_security(self->account) == MS_SECURITY_TLS)
-		g_socket_client_set_tls(self->socket_client, TRUE);
 	g_signal_connect(self->socket_client,
 			 "event",
 			 G_CALLBACK(ms_smtp_client_socket_event_cb),

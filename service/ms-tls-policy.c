@@ -161,6 +161,44 @@ ms_tls_policy_apply(MsTlsPolicy *self, GTlsClientConnection *conn)
 				0);
 }
 
+GIOStream *
+ms_tls_policy_new_connection(MsTlsPolicy *self, GIOStream *base, GError **error)
+{
+	g_autoptr(GSocketConnectable) identity = NULL;
+	GTlsBackend *backend = g_tls_backend_get_default();
+	GObject *conn;
+
+	g_return_val_if_fail(MS_IS_TLS_POLICY(self), NULL);
+	g_return_val_if_fail(G_IS_IO_STREAM(base), NULL);
+
+	identity = g_network_address_new(ms_account_get_host(self->account),
+					 ms_account_get_port(self->account));
+	/* the database is given at construction: glib-networking builds a connection's trust
+	 * list when it is initialised, from the system CAs unless it has a database already,
+	 * so setting it only afterwards parsed the whole system bundle for every connection
+	 * (and kept it in memory while the connection lived) */
+	if (ms_account_get_tls_fingerprint(self->account) != NULL || self->database != NULL) {
+		GTlsDatabase *database =
+		    ms_account_get_tls_fingerprint(self->account) != NULL ? NULL : self->database;
+		conn = g_initable_new(g_tls_backend_get_client_connection_type(backend),
+				      NULL,
+				      error,
+				      "base-io-stream",
+				      base,
+				      "server-identity",
+				      identity,
+				      "database",
+				      database,
+				      NULL);
+	} else {
+		conn = G_OBJECT(g_tls_client_connection_new(base, identity, error));
+	}
+	if (conn == NULL)
+		return NULL;
+	ms_tls_policy_apply(self, G_TLS_CLIENT_CONNECTION(conn));
+	return G_IO_STREAM(conn);
+}
+
 static gchar *
 ms_tls_policy_certificate_names(GTlsCertificate *cert)
 {

@@ -44,6 +44,9 @@ ms_tls_policy_check_auth(MsTlsPolicy *self, gboolean is_tls, GError **error);
  * handler for tls-fingerprint and tls-verify=false */
 void
 ms_tls_policy_apply(MsTlsPolicy *self, GTlsClientConnection *conn);
+/* a TLS client connection over base, set up by ms_tls_policy_apply() */
+GIOStream *
+ms_tls_policy_new_connection(MsTlsPolicy *self, GIOStream *base, GError **error);
 /* after a successful handshake: MS_ERROR_TLS if a pinned fingerprint does not match */
 gboolean
 ms_tls_policy_check_peer(MsTlsPolicy *self, GTlsConnection *conn, GError **error);
