@@ -117,6 +117,18 @@ ms_queue_envelope_to_data(MsJob *job, const gchar *error_name, const gchar *erro
 	g_key_file_set_uint64(kf, "job", "size", ms_job_get_bytes_total(job));
 	g_key_file_set_uint64(kf, "job", "attempts", ms_job_get_attempts(job));
 	g_key_file_set_uint64(kf, "job", "owner", ms_job_get_owner(job));
+	if (ms_job_get_rejected_recipients(job) != NULL) {
+		/* two lists in the same order: an address may hold any key file special */
+		GVariant *rejected = ms_job_get_rejected_recipients(job);
+		gsize n = g_variant_n_children(rejected);
+		g_autofree const gchar **addresses = g_new0(const gchar *, n + 1);
+		g_autofree const gchar **replies = g_new0(const gchar *, n + 1);
+
+		for (gsize i = 0; i < n; i++)
+			g_variant_get_child(rejected, i, "{&s&s}", &addresses[i], &replies[i]);
+		g_key_file_set_string_list(kf, "job", "rejected-recipients", addresses, n);
+		g_key_file_set_string_list(kf, "job", "rejected-replies", replies, n);
+	}
 	if ((ms_job_get_mail_flags(job) & MS_MAIL_FLAG_8BITMIME) != 0)
 		g_key_file_set_boolean(kf, "job", "8bitmime", TRUE);
 	if ((ms_job_get_mail_flags(job) & MS_MAIL_FLAG_SMTPUTF8) != 0)
@@ -1256,6 +1268,9 @@ ms_queue_recover_job(MsQueue *self, const gchar *id, GError **error)
 	g_auto(GStrv) recipients = NULL;
 	g_autoptr(MsJob) job = NULL;
 	MsMailFlags mail_flags = MS_MAIL_FLAG_NONE;
+	g_auto(GStrv) rejected_addresses = NULL;
+	g_auto(GStrv) rejected_replies = NULL;
+	gsize n_rejected = 0;
 	GStatBuf st;
 
 	if (kf == NULL)
@@ -1290,6 +1305,16 @@ ms_queue_recover_job(MsQueue *self, const gchar *id, GError **error)
 	if (g_key_file_get_boolean(kf, "job", "smtputf8", NULL))
 		mail_flags |= MS_MAIL_FLAG_SMTPUTF8;
 	ms_job_set_mail_flags(job, mail_flags);
+	rejected_addresses =
+	    g_key_file_get_string_list(kf, "job", "rejected-recipients", &n_rejected, NULL);
+	rejected_replies = g_key_file_get_string_list(kf, "job", "rejected-replies", NULL, NULL);
+	if (rejected_addresses != NULL && rejected_replies != NULL &&
+	    g_strv_length(rejected_replies) == n_rejected) {
+		g_autoptr(GHashTable) rejected = g_hash_table_new(g_str_hash, g_str_equal);
+		for (gsize i = 0; i < n_rejected; i++)
+			g_hash_table_insert(rejected, rejected_addresses[i], rejected_replies[i]);
+		ms_job_add_rejected_recipients(job, rejected);
+	}
 	g_info("recovered job %s from the spool", id);
 	ms_queue_add_job(self, job);
 	return TRUE;

@@ -2022,6 +2022,60 @@ test_some_recipients_deferred(void)
 	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 1);
 }
 
+static gboolean
+job_is_deferred(gpointer user_data)
+{
+	gpointer *args = user_data;
+	g_autofree gchar *state = get_job_string(args[0], args[1], "State");
+	return g_str_equal(state, "deferred");
+}
+
+/* one recipient refused, one put off: after a restart the job still shows the refused one */
+static void
+test_rejected_recipients_survive_restart(void)
+{
+	const gchar *args[] = {"--reject-rcpt",
+			       "gone@example.test",
+			       "--temp-fail-rcpt",
+			       "later@example.test",
+			       NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", args, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autofree gchar *job = NULL;
+	gpointer poll_args[2];
+
+	g_assert_no_error(error);
+	conf = make_conf(server, "security=none\nretry-delay=3600\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	job = send_text(daemon,
+			"{'to': <['now@example.test', 'gone@example.test', "
+			"'later@example.test']>, 'body': <'x'>}",
+			NULL,
+			&error);
+	g_assert_no_error(error);
+	poll_args[0] = daemon;
+	poll_args[1] = job;
+	g_assert_true(ms_test_wait_until(job_is_deferred, poll_args, WAIT_MS));
+
+	for (guint i = 0; i < 2; i++) {
+		g_autoptr(GVariant) rejected =
+		    get_property(daemon, job, "org.mail.Sender.Job", "RejectedRecipients");
+		const gchar *reply = NULL;
+
+		g_assert_cmpuint(g_variant_n_children(rejected), ==, 1);
+		g_assert_true(g_variant_lookup(rejected, "gone@example.test", "&s", &reply));
+		g_assert_true(g_str_has_prefix(reply, "550 5.1.1"));
+		if (i == 0) {
+			g_assert_cmpint(ms_test_daemon_stop(daemon), ==, 0);
+			g_assert_true(ms_test_daemon_restart(daemon, &error));
+			g_assert_no_error(error);
+		}
+	}
+}
+
 static void
 test_verify_starttls_and_wrong_host(void)
 {
@@ -2511,6 +2565,8 @@ main(int argc, char **argv)
 			test_some_recipients_rejected);
 	g_test_add_func("/mail-sender/daemon/some-recipients-deferred",
 			test_some_recipients_deferred);
+	g_test_add_func("/mail-sender/daemon/rejected-recipients-survive-restart",
+			test_rejected_recipients_survive_restart);
 	g_test_add_func("/mail-sender/daemon/verify-starttls-and-wrong-host",
 			test_verify_starttls_and_wrong_host);
 	g_test_add_func("/mail-sender/daemon/notify-digest-survives-sigterm",
