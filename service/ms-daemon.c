@@ -1547,6 +1547,94 @@ ms_daemon_cancel_uid_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	g_dbus_method_invocation_return_value(g_steal_pointer(&call->invocation), NULL);
 }
 
+static GVariant *
+ms_daemon_job_property_value(MsJob *job, const gchar *name);
+
+/* org.freedesktop.DBus.Properties of a job on the system bus, where its sender, recipients
+ * and the server's replies are for the user who sent it (and root) only: GDBus hands these
+ * calls to the method handler when the vtable has no get_property, so the caller's uid can be
+ * asked of the bus without blocking */
+static void
+ms_daemon_job_properties_uid_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(MsDaemonCall) call = user_data;
+	MsDaemon *self = call->self;
+	const gchar *path = g_dbus_method_invocation_get_object_path(call->invocation);
+	const gchar *method = g_dbus_method_invocation_get_method_name(call->invocation);
+	MsJob *job = ms_daemon_job_for_path(self, path);
+	GDBusInterfaceInfo *info =
+	    g_dbus_node_info_lookup_interface(self->introspection, MS_DBUS_JOB_INTERFACE);
+	const gchar *interface_name = NULL;
+	GError *error = NULL;
+	guint32 uid = 0;
+
+	if (!ms_authority_get_uid_finish(MS_AUTHORITY(source), res, &uid, &error)) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	if (job == NULL) {
+		ms_daemon_return_error(
+		    call,
+		    g_error_new(MS_ERROR, MS_ERROR_NO_SUCH_JOB, _("No such job: %s"), path));
+		return;
+	}
+	if (!ms_authority_may_manage_job(self->authority, uid, ms_job_get_owner(job))) {
+		ms_daemon_return_error(call,
+				       g_error_new(MS_ERROR,
+						   MS_ERROR_NOT_AUTHORIZED,
+						   _("Only the user who sent job %s, or root, may "
+						     "read it"),
+						   ms_job_get_id(job)));
+		return;
+	}
+	g_variant_get_child(call->parameters, 0, "&s", &interface_name);
+	if (g_strcmp0(interface_name, MS_DBUS_JOB_INTERFACE) != 0) {
+		g_dbus_method_invocation_return_error(g_steal_pointer(&call->invocation),
+						      G_DBUS_ERROR,
+						      G_DBUS_ERROR_UNKNOWN_INTERFACE,
+						      "no interface %s",
+						      interface_name);
+		return;
+	}
+	if (g_str_equal(method, "Get")) {
+		const gchar *name = NULL;
+		GVariant *value;
+
+		g_variant_get_child(call->parameters, 1, "&s", &name);
+		value = ms_daemon_job_property_value(job, name);
+		if (value == NULL) {
+			g_dbus_method_invocation_return_error(g_steal_pointer(&call->invocation),
+							      G_DBUS_ERROR,
+							      G_DBUS_ERROR_UNKNOWN_PROPERTY,
+							      "no property %s",
+							      name);
+			return;
+		}
+		g_dbus_method_invocation_return_value(g_steal_pointer(&call->invocation),
+						      g_variant_new("(v)", value));
+		return;
+	}
+	if (g_str_equal(method, "GetAll")) {
+		GVariantBuilder all;
+
+		g_variant_builder_init(&all, G_VARIANT_TYPE_VARDICT);
+		for (guint i = 0; info->properties[i] != NULL; i++) {
+			const gchar *name = info->properties[i]->name;
+			g_variant_builder_add(&all,
+					      "{sv}",
+					      name,
+					      ms_daemon_job_property_value(job, name));
+		}
+		g_dbus_method_invocation_return_value(g_steal_pointer(&call->invocation),
+						      g_variant_new("(a{sv})", &all));
+		return;
+	}
+	g_dbus_method_invocation_return_error(g_steal_pointer(&call->invocation),
+					      G_DBUS_ERROR,
+					      G_DBUS_ERROR_PROPERTY_READ_ONLY,
+					      "the properties of a job are read-only");
+}
+
 static void
 ms_daemon_job_method_call(GDBusConnection *connection,
 			  const gchar *sender,
@@ -1569,6 +1657,13 @@ ms_daemon_job_method_call(GDBusConnection *connection,
 		ms_daemon_return_error(
 		    call,
 		    g_error_new(MS_ERROR, MS_ERROR_NO_SUCH_JOB, _("No such job: %s"), object_path));
+		return;
+	}
+	if (g_str_equal(interface_name, "org.freedesktop.DBus.Properties")) {
+		ms_authority_get_uid_async(self->authority,
+					   sender,
+					   ms_daemon_job_properties_uid_cb,
+					   g_steal_pointer(&call));
 		return;
 	}
 	if (g_str_equal(method_name, "Cancel")) {
@@ -1701,13 +1796,22 @@ ms_daemon_flush_job_properties(MsDaemon *self, MsJob *job)
 	const gchar *path = ms_job_get_object_path(job);
 	GPtrArray *names = g_hash_table_lookup(self->pending_properties, path);
 	GVariantBuilder changed;
+	GVariantBuilder invalidated;
 	g_autoptr(GError) error = NULL;
 
 	if (names == NULL)
 		return;
 	g_variant_builder_init(&changed, G_VARIANT_TYPE_VARDICT);
+	g_variant_builder_init(&invalidated, G_VARIANT_TYPE_STRING_ARRAY);
 	for (guint i = 0; i < names->len; i++) {
 		const gchar *name = g_ptr_array_index(names, i);
+
+		/* on the system bus every local user receives the signal: it only names what
+		 * changed, and the owner asks for the values */
+		if (self->system_bus) {
+			g_variant_builder_add(&invalidated, "s", name);
+			continue;
+		}
 		g_variant_builder_add(&changed,
 				      "{sv}",
 				      name,
@@ -1716,6 +1820,7 @@ ms_daemon_flush_job_properties(MsDaemon *self, MsJob *job)
 	g_hash_table_remove(self->pending_properties, path);
 	if (self->connection == NULL) {
 		g_variant_builder_clear(&changed);
+		g_variant_builder_clear(&invalidated);
 		return;
 	}
 	if (!g_dbus_connection_emit_signal(
@@ -1724,7 +1829,7 @@ ms_daemon_flush_job_properties(MsDaemon *self, MsJob *job)
 		path,
 		"org.freedesktop.DBus.Properties",
 		"PropertiesChanged",
-		g_variant_new("(sa{sv}as)", MS_DBUS_JOB_INTERFACE, &changed, NULL),
+		g_variant_new("(sa{sv}as)", MS_DBUS_JOB_INTERFACE, &changed, &invalidated),
 		&error))
 		g_debug("cannot emit PropertiesChanged: %s", error->message);
 }
@@ -1785,6 +1890,15 @@ static const GDBusInterfaceVTable ms_daemon_job_vtable = {
     {NULL},
 };
 
+/* the system bus: properties only for the job's owner and root, see
+ * ms_daemon_job_properties_uid_cb() */
+static const GDBusInterfaceVTable ms_daemon_job_vtable_guarded = {
+    ms_daemon_job_method_call,
+    NULL,
+    NULL,
+    {NULL},
+};
+
 /* The jobs are one subtree, /org/mail/Sender/Job, answered from the queue's table: no object
  * registration per job, so thousands of recent jobs cost the bus connection nothing */
 static gchar **
@@ -1836,7 +1950,7 @@ ms_daemon_jobs_dispatch(GDBusConnection *connection,
 	    g_strcmp0(interface_name, MS_DBUS_JOB_INTERFACE) != 0)
 		return NULL;
 	*out_user_data = self;
-	return &ms_daemon_job_vtable;
+	return self->system_bus ? &ms_daemon_job_vtable_guarded : &ms_daemon_job_vtable;
 }
 
 static const GDBusSubtreeVTable ms_daemon_jobs_vtable = {

@@ -45,21 +45,25 @@ system_test_can_run(void)
 	return TRUE;
 }
 
-/* runs command as nobody (setpriv, groups_arg e.g. "--clear-groups"); returns its exit status
- * with its stdout and stderr */
+/* runs command as uid (setpriv, with the gid of the same number; groups_arg e.g.
+ * "--clear-groups"); returns its exit status with its stdout and stderr */
 static gint
-run_as_nobody(const gchar *groups_arg, const gchar *const *command, gchar **out, gchar **err)
+run_as_uid(const gchar *uid,
+	   const gchar *groups_arg,
+	   const gchar *const *command,
+	   gchar **out,
+	   gchar **err)
 {
-	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GSubprocess) proc = NULL;
 	g_autoptr(GError) error = NULL;
 
-	g_ptr_array_add(argv, (gpointer) "setpriv");
-	g_ptr_array_add(argv, (gpointer) "--reuid=" NOBODY_UID);
-	g_ptr_array_add(argv, (gpointer) "--regid=" NOBODY_UID);
-	g_ptr_array_add(argv, (gpointer)groups_arg);
+	g_ptr_array_add(argv, g_strdup("setpriv"));
+	g_ptr_array_add(argv, g_strdup_printf("--reuid=%s", uid));
+	g_ptr_array_add(argv, g_strdup_printf("--regid=%s", uid));
+	g_ptr_array_add(argv, g_strdup(groups_arg));
 	for (guint i = 0; command[i] != NULL; i++)
-		g_ptr_array_add(argv, (gpointer)command[i]);
+		g_ptr_array_add(argv, g_strdup(command[i]));
 	g_ptr_array_add(argv, NULL);
 	proc = g_subprocess_newv((const gchar *const *)argv->pdata,
 				 G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
@@ -69,6 +73,12 @@ run_as_nobody(const gchar *groups_arg, const gchar *const *command, gchar **out,
 	g_assert_no_error(error);
 	g_assert_true(g_subprocess_get_if_exited(proc));
 	return g_subprocess_get_exit_status(proc);
+}
+
+static gint
+run_as_nobody(const gchar *groups_arg, const gchar *const *command, gchar **out, gchar **err)
+{
+	return run_as_uid(NOBODY_UID, groups_arg, command, out, err);
 }
 
 /* `gdbus call --system` to the daemon's manager object as nobody */
@@ -611,6 +621,157 @@ test_raw_from_replaced(void)
 	}
 }
 
+/* `gdbus call --system` of a job's Properties method as uid */
+static gint
+get_job_property_as(const gchar *uid,
+		    const gchar *job,
+		    const gchar *method,
+		    const gchar *property,
+		    gchar **out,
+		    gchar **err)
+{
+	const gchar *command[] = {"gdbus",
+				  "call",
+				  "--system",
+				  "--dest",
+				  "org.mail.Sender",
+				  "--object-path",
+				  job,
+				  "--method",
+				  method,
+				  "org.mail.Sender.Job",
+				  property,
+				  NULL};
+	return run_as_uid(uid, "--clear-groups", command, out, err);
+}
+
+/* PropertiesChanged of jobs: counts those with values and those that only name properties */
+typedef struct {
+	guint with_values;
+	guint names_only;
+} PropertiesChangedCount;
+
+static void
+properties_changed_cb(GDBusConnection *connection,
+		      const gchar *sender_name,
+		      const gchar *object_path,
+		      const gchar *interface_name,
+		      const gchar *signal_name,
+		      GVariant *parameters,
+		      gpointer user_data)
+{
+	PropertiesChangedCount *count = user_data;
+	g_autoptr(GVariant) changed = g_variant_get_child_value(parameters, 1);
+	g_autoptr(GVariant) invalidated = g_variant_get_child_value(parameters, 2);
+
+	if (g_variant_n_children(changed) > 0)
+		count->with_values++;
+	else if (g_variant_n_children(invalidated) > 0)
+		count->names_only++;
+}
+
+/* a job's sender, recipients and replies are for the user who sent it and root: another user
+ * gets NotAuthorized, and PropertiesChanged only names what changed */
+static void
+test_job_properties_private(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autofree gchar *conf = NULL;
+	g_autofree gchar *err = NULL;
+	g_autofree gchar *job = NULL;
+	g_autofree gchar *refused = NULL;
+	g_autoptr(GVariant) sender = NULL;
+	g_autoptr(GVariant) ret = NULL;
+	PropertiesChangedCount count = {0};
+	guint subscription;
+
+	if (!system_test_can_run())
+		return;
+	server = ms_test_server_start("plain", NULL, &error);
+	g_assert_no_error(error);
+	conf = make_conf(server, "allowed-users=nobody;daemon;\n");
+	daemon = start_daemon(conf, NULL);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	subscription = g_dbus_connection_signal_subscribe(ms_test_daemon_get_bus(daemon),
+							  "org.mail.Sender",
+							  "org.freedesktop.DBus.Properties",
+							  "PropertiesChanged",
+							  NULL,
+							  "org.mail.Sender.Job",
+							  G_DBUS_SIGNAL_FLAGS_NONE,
+							  properties_changed_cb,
+							  &count,
+							  NULL);
+	job = send_as_nobody("--clear-groups", SIMPLE_MESSAGE, NULL, &err);
+	g_assert_null(err);
+	g_assert_true(ms_test_signals_wait_finished(signals, job, WAIT_MS));
+	g_dbus_connection_signal_unsubscribe(ms_test_daemon_get_bus(daemon), subscription);
+	/* everybody receives it, so it carries no values */
+	g_assert_cmpuint(count.names_only, >, 0);
+	g_assert_cmpuint(count.with_values, ==, 0);
+	refused = g_strdup_printf(NOT_AUTHORIZED "Only the user who sent job %s, or root, may "
+						 "read it\n",
+				  job + strlen("/org/mail/Sender/Job/"));
+
+	/* the owner and root */
+	for (guint i = 0; i < 2; i++) {
+		g_autofree gchar *out = NULL;
+		g_autofree gchar *err_get = NULL;
+		gint status = get_job_property_as(i == 0 ? NOBODY_UID : "0",
+						  job,
+						  "org.freedesktop.DBus.Properties.Get",
+						  "Recipients",
+						  &out,
+						  &err_get);
+		g_assert_cmpstr(err_get, ==, "");
+		g_assert_cmpint(status, ==, 0);
+		g_assert_cmpstr(out, ==, "(<['rcpt@example.test']>,)\n");
+	}
+	/* another user, allowed to send but not to read somebody else's job */
+	for (guint i = 0; i < 2; i++) {
+		g_autofree gchar *out = NULL;
+		g_autofree gchar *err_get = NULL;
+		const gchar *command[] = {"gdbus",
+					  "call",
+					  "--system",
+					  "--dest",
+					  "org.mail.Sender",
+					  "--object-path",
+					  job,
+					  "--method",
+					  "org.freedesktop.DBus.Properties.GetAll",
+					  "org.mail.Sender.Job",
+					  NULL};
+		gint status = i == 0 ? get_job_property_as("1",
+							   job,
+							   "org.freedesktop.DBus.Properties.Get",
+							   "Sender",
+							   &out,
+							   &err_get)
+				     : run_as_uid("1", "--clear-groups", command, &out, &err_get);
+		g_assert_cmpint(status, !=, 0);
+		g_assert_cmpstr(err_get, ==, refused);
+	}
+	/* root in this process, through GDBus */
+	ret = g_dbus_connection_call_sync(ms_test_daemon_get_bus(daemon),
+					  "org.mail.Sender",
+					  job,
+					  "org.freedesktop.DBus.Properties",
+					  "Get",
+					  g_variant_new("(ss)", "org.mail.Sender.Job", "Sender"),
+					  G_VARIANT_TYPE("(v)"),
+					  G_DBUS_CALL_FLAGS_NONE,
+					  WAIT_MS,
+					  NULL,
+					  &error);
+	g_assert_no_error(error);
+	g_variant_get(ret, "(v)", &sender);
+	g_assert_cmpstr(g_variant_get_string(sender, NULL), ==, "alerts@example.test");
+}
+
 /* rate-limit=2: nobody's third message within the minute is refused, root's is not */
 static void
 test_rate_limit(void)
@@ -1059,6 +1220,7 @@ main(int argc, char **argv)
 	g_test_add_func("/mail-sender/system/root", test_root);
 	g_test_add_func("/mail-sender/system/from-override", test_from_override);
 	g_test_add_func("/mail-sender/system/raw-from-replaced", test_raw_from_replaced);
+	g_test_add_func("/mail-sender/system/job-properties-private", test_job_properties_private);
 	g_test_add_func("/mail-sender/system/rate-limit", test_rate_limit);
 	g_test_add_func("/mail-sender/system/password-file-refused", test_password_file_refused);
 	g_test_add_func("/mail-sender/system/password-file", test_password_file);
