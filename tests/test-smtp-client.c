@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ms-error.h"
+#include "ms-mime-downgrade.h"
 #include "ms-sasl.h"
 #include "ms-smtp-client.h"
 #include "ms-test-server.h"
@@ -2353,12 +2354,39 @@ ms_test_failing_stream_new(const gchar *data, gsize len)
 }
 
 static MsSmtpResult *
+ms_test_transaction_stream_flags(MsSmtpClient *client,
+				 MsTestSession *session,
+				 const gchar *const *recipients,
+				 MsMailFlags mail_flags,
+				 GInputStream *input,
+				 guint64 size,
+				 GError **error);
+
+static MsSmtpResult *
 ms_test_transaction_stream(MsSmtpClient *client,
 			   MsTestSession *session,
 			   const gchar *const *recipients,
 			   GInputStream *input,
 			   guint64 size,
 			   GError **error)
+{
+	return ms_test_transaction_stream_flags(client,
+						session,
+						recipients,
+						MS_MAIL_FLAG_NONE,
+						input,
+						size,
+						error);
+}
+
+static MsSmtpResult *
+ms_test_transaction_stream_flags(MsSmtpClient *client,
+				 MsTestSession *session,
+				 const gchar *const *recipients,
+				 MsMailFlags mail_flags,
+				 GInputStream *input,
+				 guint64 size,
+				 GError **error)
 {
 	gulong handler_id;
 	MsSmtpResult *result;
@@ -2371,7 +2399,7 @@ ms_test_transaction_stream(MsSmtpClient *client,
 	ms_smtp_client_transaction_stream_async(client,
 						MS_TEST_FROM,
 						recipients,
-						MS_MAIL_FLAG_NONE,
+						mail_flags,
 						input,
 						size,
 						NULL,
@@ -2382,6 +2410,97 @@ ms_test_transaction_stream(MsSmtpClient *client,
 	result = ms_smtp_client_transaction_finish(client, session->res, error);
 	g_clear_object(&session->res);
 	return result;
+}
+
+/* the whole of text through the 8BITMIME downgrade at once */
+static GBytes *
+ms_test_downgrade_whole(GBytes *text)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GConverter) converter = G_CONVERTER(ms_mime_downgrade_new());
+	g_autoptr(GInputStream) base = g_memory_input_stream_new_from_bytes(text);
+	g_autoptr(GInputStream) input = g_converter_input_stream_new(base, converter);
+	g_autoptr(GOutputStream) output = g_memory_output_stream_new_resizable();
+	gssize n = g_output_stream_splice(output,
+					  input,
+					  G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET,
+					  NULL,
+					  &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpint(n, >=, 0);
+	return g_memory_output_stream_steal_as_bytes(G_MEMORY_OUTPUT_STREAM(output));
+}
+
+/* an 8bit message of several 64 KiB chunks: as it is, with BODY=8BITMIME, to a server that
+ * offers 8BITMIME; else converted chunk by chunk on the way, giving the same bytes as
+ * converting it whole, and no BODY= */
+static void
+ms_test_stream_8bit_func(void)
+{
+	const gchar *no_8bitmime[] = {"--no-8bitmime", NULL};
+	const gchar *recipients[] = {"bob@example.test", NULL};
+	g_autoptr(GString) message = g_string_new("From: " MS_TEST_FROM "\r\n"
+						  "To: bob@example.test\r\n"
+						  "Subject: big\r\n"
+						  "MIME-Version: 1.0\r\n"
+						  "Content-Type: text/plain; charset=utf-8\r\n"
+						  "Content-Transfer-Encoding: 8bit\r\n"
+						  "\r\n");
+	g_autoptr(GBytes) original = NULL;
+	g_autoptr(GBytes) downgraded = NULL;
+
+	for (guint i = 0; i < 6000; i++) {
+		g_string_append_printf(message,
+				       "%sZeile %u: Grüße aus Köln, 你好 = ende \r\n",
+				       i % 7 == 0 ? "." : "",
+				       i);
+	}
+	original = g_bytes_new(message->str, message->len);
+	downgraded = ms_test_downgrade_whole(original);
+	g_assert_cmpuint(g_bytes_get_size(original), >, 4 * 64 * 1024);
+
+	for (guint i = 0; i < 2; i++) {
+		g_autoptr(MsTestServer) server =
+		    ms_test_start("plain", i == 0 ? NULL : no_8bitmime);
+		g_autoptr(MsAccount) account =
+		    ms_test_account_new(ms_test_server_get_port(server), "security", "none", NULL);
+		g_autoptr(MsSmtpClient) client = ms_smtp_client_new(account);
+		g_autoptr(GInputStream) input = g_memory_input_stream_new_from_bytes(original);
+		g_autoptr(MsSmtpResult) result = NULL;
+		g_autoptr(MsTestMail) mail = NULL;
+		g_autoptr(GError) error = NULL;
+		g_auto(MsTestSession) session = {0};
+		GBytes *expected = i == 0 ? original : downgraded;
+		gboolean ret;
+
+		ret = ms_test_open(client, &session, &error);
+		g_assert_no_error(error);
+		g_assert_true(ret);
+		result = ms_test_transaction_stream_flags(client,
+							  &session,
+							  recipients,
+							  MS_MAIL_FLAG_8BITMIME,
+							  input,
+							  g_bytes_get_size(original),
+							  &error);
+		g_assert_no_error(error);
+		g_assert_nonnull(result);
+		mail = ms_test_get_mail(server);
+		g_assert_cmpmem(g_bytes_get_data(mail->eml, NULL),
+				g_bytes_get_size(mail->eml),
+				g_bytes_get_data(expected, NULL),
+				g_bytes_get_size(expected));
+		g_assert_cmpint(
+		    g_strv_contains((const gchar *const *)mail->mail_options, "BODY=8BITMIME"),
+		    ==,
+		    i == 0);
+		ms_test_close(client, &session);
+	}
+	/* the downgrade did something */
+	g_assert_false(g_bytes_equal(original, downgraded));
+	g_assert_null(
+	    memchr(g_bytes_get_data(downgraded, NULL), 0xc3, g_bytes_get_size(downgraded)));
 }
 
 /* appends CRLF-terminated filler lines so that the last CRLF ends exactly at offset: the next
@@ -2678,6 +2797,7 @@ main(int argc, char **argv)
 	g_test_add_func("/mail-sender/smtp-client/long-line", ms_test_long_line_func);
 	g_test_add_func("/mail-sender/smtp-client/stream-file", ms_test_stream_file_func);
 	g_test_add_func("/mail-sender/smtp-client/stream-short", ms_test_stream_short_func);
+	g_test_add_func("/mail-sender/smtp-client/stream-8bit", ms_test_stream_8bit_func);
 	g_test_add_func("/mail-sender/smtp-client/stream-read-error",
 			ms_test_stream_read_error_func);
 	return g_test_run();
