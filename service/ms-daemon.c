@@ -57,6 +57,7 @@ typedef struct _MsDaemonCall {
 	MsCaller *caller;   /* once authorized */
 	MsSmtpClient *client;
 	GByteArray *raw;			  /* SendRawFd: what was read so far */
+	gchar *job_path;			  /* a merged Notify: the digest's job */
 	void (*next)(struct _MsDaemonCall *call); /* after authorization */
 } MsDaemonCall;
 
@@ -68,6 +69,7 @@ ms_daemon_call_free(MsDaemonCall *call)
 	g_clear_pointer(&call->caller, ms_caller_free);
 	g_clear_object(&call->client);
 	g_clear_pointer(&call->raw, g_byte_array_unref);
+	g_free(call->job_path);
 	g_clear_object(&call->invocation);
 	g_variant_unref(call->parameters);
 	g_free(call);
@@ -1206,6 +1208,64 @@ ms_daemon_digest_ready_cb(MsNotifier *notifier,
 }
 
 static void
+ms_daemon_merged_kept_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(MsDaemonCall) call = user_data;
+	g_autoptr(GError) error = NULL;
+
+	if (!ms_queue_submit_reserved_finish(MS_QUEUE(source), res, &error)) {
+		ms_daemon_return_error(call,
+				       g_error_new(MS_ERROR,
+						   MS_ERROR_STORAGE,
+						   _("Cannot write the message to the spool: %s"),
+						   error->message));
+		return;
+	}
+	g_dbus_method_invocation_return_value(g_steal_pointer(&call->invocation),
+					      g_variant_new("(o)", call->job_path));
+}
+
+/* a merged Notify is accepted like any other message: once it is on disk, as part of the
+ * digest as it is now, which the spool keeps under the digest's job until the window closes,
+ * so a crash in the window delivers what was merged so far */
+static void
+ms_daemon_merged_keep(MsDaemonCall *call_owned, const gchar *reserved_id)
+{
+	g_autoptr(MsDaemonCall) call = call_owned;
+	MsDaemon *self = call->self;
+	MsJob *job = ms_queue_get_job(self->queue, reserved_id);
+	g_autoptr(MsNotification) digest = ms_notifier_peek_digest(self->notifier, reserved_id);
+	g_autoptr(GBytes) bytes = NULL;
+	g_autoptr(GError) error = NULL;
+
+	call->job_path = g_strdup_printf("/org/mail/Sender/Job/%s", reserved_id);
+	if (job == NULL || digest == NULL) {
+		g_dbus_method_invocation_return_value(g_steal_pointer(&call->invocation),
+						      g_variant_new("(o)", call->job_path));
+		return;
+	}
+	bytes = ms_daemon_compose_notification(call->account,
+					       digest->subject,
+					       digest->body,
+					       FALSE,
+					       NULL,
+					       NULL,
+					       &error);
+	if (bytes == NULL) {
+		ms_daemon_return_error(call, g_steal_pointer(&error));
+		return;
+	}
+	ms_job_set_mail_flags(
+	    job,
+	    ms_daemon_mail_flags(ms_job_get_sender(job), ms_job_get_recipients(job), bytes));
+	ms_queue_update_reserved_async(self->queue,
+				       job,
+				       bytes,
+				       ms_daemon_merged_kept_cb,
+				       g_steal_pointer(&call));
+}
+
+static void
 ms_daemon_notify_authorized(MsDaemonCall *call_owned)
 {
 	g_autoptr(MsDaemonCall) call = call_owned;
@@ -1268,9 +1328,7 @@ ms_daemon_notify_authorized(MsDaemonCall *call_owned)
 		return;
 	}
 	if (action == MS_NOTIFY_MERGED) {
-		g_autofree gchar *path = g_strdup_printf("/org/mail/Sender/Job/%s", reserved_id);
-		g_dbus_method_invocation_return_value(g_steal_pointer(&call->invocation),
-						      g_variant_new("(o)", path));
+		ms_daemon_merged_keep(g_steal_pointer(&call), reserved_id);
 		return;
 	}
 	ms_daemon_submit_bytes(g_steal_pointer(&call), sender, recipients, bytes);

@@ -289,6 +289,24 @@ ms_notifier_notify(MsNotifier *self,
 	return TRUE;
 }
 
+MsNotification *
+ms_notifier_peek_digest(MsNotifier *self, const gchar *reserved_id)
+{
+	GHashTableIter iter;
+	gpointer value = NULL;
+
+	g_return_val_if_fail(MS_IS_NOTIFIER(self), NULL);
+	g_return_val_if_fail(reserved_id != NULL, NULL);
+
+	g_hash_table_iter_init(&iter, self->windows);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		MsNotifierWindow *window = value;
+		if (g_strcmp0(window->reserved_id, reserved_id) == 0 && window->count > 0)
+			return ms_notifier_window_to_digest(window);
+	}
+	return NULL;
+}
+
 void
 ms_notifier_flush(MsNotifier *self)
 {

@@ -76,6 +76,12 @@ ms_notifier_notify(MsNotifier *self,
 		   gchar **reserved_id,
 		   GError **error);
 
+/* the digest of the open window whose digest job is reserved_id, as it would be sent if the
+ * window closed now (so it can be kept durably while the window is open); NULL if there is no
+ * such window */
+MsNotification *
+ms_notifier_peek_digest(MsNotifier *self, const gchar *reserved_id);
+
 /* closes every open window now, emitting the pending digests: call it on shutdown so that no
  * reserved id is left without its job */
 void

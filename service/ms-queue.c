@@ -29,6 +29,12 @@ typedef struct {
 	gint64 finished_at; /* monotonic, once final */
 	gboolean active;
 	gboolean held; /* reserved: on the bus, but its message is not written yet */
+	/* a reserved job's message as it grows (a Notify digest), one commit at a time: the one
+	 * being written, with its waiters, and the latest content for the next one */
+	gboolean reserved_committing;
+	GBytes *reserved_next;
+	gboolean reserved_next_final;
+	GPtrArray *reserved_next_waiters; /* of GTask */
 	gboolean cancel_requested;
 	gboolean files_gone; /* another process finished it and retired its files */
 	gint lock_fd;	     /* the spool lock, while an attempt runs */
@@ -91,6 +97,9 @@ static guint signals[SIGNAL_LAST] = {0};
 G_DEFINE_TYPE(MsQueue, ms_queue, G_TYPE_OBJECT)
 
 static void
+ms_queue_reserved_return(GPtrArray *waiters, const GError *error);
+
+static void
 ms_queue_entry_free(MsQueueEntry *entry)
 {
 	g_clear_handle_id(&entry->retry_id, g_source_remove);
@@ -98,6 +107,12 @@ ms_queue_entry_free(MsQueueEntry *entry)
 	ms_spool_unlock(entry->lock_fd);
 	g_clear_object(&entry->message);
 	g_clear_object(&entry->job);
+	g_clear_pointer(&entry->reserved_next, g_bytes_unref);
+	if (entry->reserved_next_waiters != NULL) {
+		/* the job is gone: nothing is left to write for them */
+		ms_queue_reserved_return(entry->reserved_next_waiters, NULL);
+		g_ptr_array_unref(entry->reserved_next_waiters);
+	}
 	g_free(entry);
 }
 
@@ -374,30 +389,146 @@ ms_queue_reserve(MsQueue *self,
 	return job;
 }
 
+/* one commit of a reserved job's message: final when the job is then to be delivered */
+typedef struct {
+	MsQueue *self;
+	MsJob *job;
+	gboolean final;
+	GPtrArray *waiters; /* of GTask */
+} MsQueueReservedCommit;
+
 static void
-ms_queue_commit_reserved_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+ms_queue_reserved_commit_free(MsQueueReservedCommit *commit)
 {
-	g_autoptr(GTask) task = G_TASK(user_data);
-	MsQueue *self = g_task_get_source_object(task);
-	MsJob *job = g_task_get_task_data(task);
+	g_object_unref(commit->self);
+	g_object_unref(commit->job);
+	g_ptr_array_unref(commit->waiters);
+	g_free(commit);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsQueueReservedCommit, ms_queue_reserved_commit_free)
+
+static void
+ms_queue_reserved_return(GPtrArray *waiters, const GError *error)
+{
+	for (guint i = 0; i < waiters->len; i++) {
+		GTask *task = g_ptr_array_index(waiters, i);
+		if (error != NULL)
+			g_task_return_error(task, g_error_copy(error));
+		else
+			g_task_return_boolean(task, TRUE);
+	}
+}
+
+static void
+ms_queue_reserved_start(MsQueue *self, MsQueueEntry *entry);
+
+static void
+ms_queue_reserved_commit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(MsQueueReservedCommit) commit = user_data;
+	MsQueue *self = commit->self;
+	MsJob *job = commit->job;
 	MsQueueEntry *entry = g_hash_table_lookup(self->entries, ms_job_get_id(job));
 	g_autoptr(GError) error = NULL;
+	gboolean ok = ms_spool_commit_finish(MS_SPOOL(source), res, &error);
 
-	if (entry == NULL || ms_job_state_is_final(ms_job_get_state(job))) {
+	if (entry == NULL || entry->job != job || ms_job_state_is_final(ms_job_get_state(job))) {
 		/* cancelled while it was being written */
 		ms_spool_remove(self->spool, ms_job_get_id(job));
+		ms_queue_reserved_return(commit->waiters, NULL);
+		return;
+	}
+	entry->reserved_committing = FALSE;
+	if (!ok) {
+		g_warning("cannot write job %s to the spool: %s",
+			  ms_job_get_id(job),
+			  error->message);
+		ms_queue_reserved_return(commit->waiters, error);
+		if (commit->final) {
+			ms_queue_finish_job(self, entry, MS_JOB_STATE_FAILED, error);
+			return;
+		}
+	} else {
+		ms_queue_reserved_return(commit->waiters, NULL);
+		if (commit->final) {
+			entry->held = FALSE;
+			ms_queue_schedule_kick(self);
+			ms_queue_check_stopped(self);
+			return;
+		}
+	}
+	if (entry->reserved_next != NULL)
+		ms_queue_reserved_start(self, entry);
+}
+
+static void
+ms_queue_reserved_start(MsQueue *self, MsQueueEntry *entry)
+{
+	MsQueueReservedCommit *commit = g_new0(MsQueueReservedCommit, 1);
+	g_autoptr(GBytes) message = g_steal_pointer(&entry->reserved_next);
+	g_autofree gchar *envelope = NULL;
+
+	commit->self = g_object_ref(self);
+	commit->job = g_object_ref(entry->job);
+	commit->final = entry->reserved_next_final;
+	commit->waiters = entry->reserved_next_waiters;
+	entry->reserved_next_waiters = g_ptr_array_new_with_free_func(g_object_unref);
+	entry->reserved_next_final = FALSE;
+	entry->reserved_committing = TRUE;
+	ms_job_set_bytes_total(entry->job, g_bytes_get_size(message));
+	envelope = ms_queue_envelope_to_data(entry->job, NULL, NULL);
+	ms_spool_replace_async(self->spool,
+			       ms_job_get_id(entry->job),
+			       message,
+			       envelope,
+			       ms_queue_reserved_commit_cb,
+			       commit);
+}
+
+/* makes message the reserved job's message, durably; final: then deliver it. Commits of one
+ * job never overlap (the spool writes a job's files once per batch), so content that comes
+ * while one is written waits for the next, and only the latest content is written */
+static void
+ms_queue_reserved_commit(MsQueue *self,
+			 MsJob *job,
+			 GBytes *message,
+			 gboolean final,
+			 GTask *task_owned)
+{
+	g_autoptr(GTask) task = task_owned;
+	MsQueueEntry *entry = g_hash_table_lookup(self->entries, ms_job_get_id(job));
+
+	if (entry == NULL || !entry->held || ms_job_state_is_final(ms_job_get_state(job))) {
 		g_task_return_boolean(task, TRUE);
 		return;
 	}
-	if (!ms_spool_commit_finish(MS_SPOOL(source), res, &error)) {
-		ms_queue_finish_job(self, entry, MS_JOB_STATE_FAILED, error);
-		g_task_return_error(task, g_steal_pointer(&error));
-		return;
-	}
-	entry->held = FALSE;
-	ms_queue_schedule_kick(self);
-	g_task_return_boolean(task, TRUE);
-	ms_queue_check_stopped(self);
+	if (entry->reserved_next_waiters == NULL)
+		entry->reserved_next_waiters = g_ptr_array_new_with_free_func(g_object_unref);
+	g_clear_pointer(&entry->reserved_next, g_bytes_unref);
+	entry->reserved_next = g_bytes_ref(message);
+	entry->reserved_next_final |= final;
+	g_ptr_array_add(entry->reserved_next_waiters, g_steal_pointer(&task));
+	if (!entry->reserved_committing)
+		ms_queue_reserved_start(self, entry);
+}
+
+void
+ms_queue_update_reserved_async(MsQueue *self,
+			       MsJob *job,
+			       GBytes *message,
+			       GAsyncReadyCallback callback,
+			       gpointer user_data)
+{
+	GTask *task;
+
+	g_return_if_fail(MS_IS_QUEUE(self));
+	g_return_if_fail(MS_IS_JOB(job));
+	g_return_if_fail(message != NULL);
+
+	task = g_task_new(self, NULL, callback, user_data);
+	g_task_set_source_tag(task, ms_queue_submit_reserved_async);
+	ms_queue_reserved_commit(self, job, message, FALSE, task);
 }
 
 void
@@ -407,9 +538,7 @@ ms_queue_submit_reserved_async(MsQueue *self,
 			       GAsyncReadyCallback callback,
 			       gpointer user_data)
 {
-	g_autoptr(GTask) task = NULL;
-	g_autofree gchar *envelope = NULL;
-	MsQueueEntry *entry;
+	GTask *task;
 
 	g_return_if_fail(MS_IS_QUEUE(self));
 	g_return_if_fail(MS_IS_JOB(job));
@@ -417,20 +546,7 @@ ms_queue_submit_reserved_async(MsQueue *self,
 
 	task = g_task_new(self, NULL, callback, user_data);
 	g_task_set_source_tag(task, ms_queue_submit_reserved_async);
-	g_task_set_task_data(task, g_object_ref(job), g_object_unref);
-	entry = g_hash_table_lookup(self->entries, ms_job_get_id(job));
-	if (entry == NULL || !entry->held || ms_job_state_is_final(ms_job_get_state(job))) {
-		g_task_return_boolean(task, TRUE);
-		return;
-	}
-	ms_job_set_bytes_total(job, g_bytes_get_size(message));
-	envelope = ms_queue_envelope_to_data(job, NULL, NULL);
-	ms_spool_commit_async(self->spool,
-			      ms_job_get_id(job),
-			      message,
-			      envelope,
-			      ms_queue_commit_reserved_cb,
-			      g_steal_pointer(&task));
+	ms_queue_reserved_commit(self, job, message, TRUE, task);
 }
 
 gboolean

@@ -76,13 +76,23 @@ MsJob *
 ms_queue_submit_finish(MsQueue *self, GAsyncResult *res, GError **error);
 
 /* a job that exists (on the bus, with its path) before its message does: Notify digests, whose
- * callers need the path at once while the digest is written at the end of the window. Not in
- * the spool until submitted, so a crash before that loses it */
+ * callers need the path at once while the digest is written at the end of the window. In the
+ * spool from the first ms_queue_update_reserved_async() on */
 MsJob *
 ms_queue_reserve(MsQueue *self,
 		 MsAccount *account,
 		 const gchar *sender,
 		 const gchar *const *recipients);
+/* writes a reserved job's message as it is so far (a digest that grows with every merged
+ * Notify) durably, without delivering it: after a crash the job is delivered with this content
+ * under its path; finish with ms_queue_submit_reserved_finish() */
+void
+ms_queue_update_reserved_async(MsQueue *self,
+			       MsJob *job,
+			       GBytes *message,
+			       GAsyncReadyCallback callback,
+			       gpointer user_data);
+/* the final message of a reserved job, which is then delivered */
 void
 ms_queue_submit_reserved_async(MsQueue *self,
 			       MsJob *job,

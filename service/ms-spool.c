@@ -31,6 +31,7 @@ typedef struct {
 	gchar *id;
 	GBytes *message;
 	gchar *envelope;
+	gboolean replace; /* a job already in the spool: a failure must not remove it */
 	GError *error;
 } MsSpoolCommit;
 
@@ -119,7 +120,7 @@ ms_spool_unlink_commit(MsSpool *self, MsSpoolCommit *commit)
 {
 	const gchar *dirs[] = {self->tmp_dir, self->dir};
 
-	for (guint i = 0; i < G_N_ELEMENTS(dirs); i++) {
+	for (guint i = 0; i < (commit->replace ? 1 : G_N_ELEMENTS(dirs)); i++) {
 		g_autofree gchar *job = ms_spool_path(dirs[i], commit->id, ".job");
 		g_autofree gchar *msg = ms_spool_path(dirs[i], commit->id, ".msg");
 		g_unlink(job);
@@ -236,6 +237,46 @@ ms_spool_start_group_commit(MsSpool *self)
 	g_task_run_in_thread(task, ms_spool_group_commit_thread);
 }
 
+static void
+ms_spool_commit_full(MsSpool *self,
+		     const gchar *id,
+		     GBytes *message,
+		     const gchar *envelope,
+		     gboolean replace,
+		     GAsyncReadyCallback callback,
+		     gpointer user_data)
+{
+	MsSpoolCommit *commit;
+
+	commit = g_new0(MsSpoolCommit, 1);
+	commit->task = g_task_new(self, NULL, callback, user_data);
+	g_task_set_source_tag(commit->task, ms_spool_commit_async);
+	commit->id = g_strdup(id);
+	commit->message = message != NULL ? g_bytes_ref(message) : NULL;
+	commit->envelope = g_strdup(envelope);
+	commit->replace = replace;
+	g_ptr_array_add(self->pending, commit);
+	/* while a batch is being written the next one gathers; it starts when that one ends */
+	if (!self->writing)
+		ms_spool_start_group_commit(self);
+}
+
+void
+ms_spool_replace_async(MsSpool *self,
+		       const gchar *id,
+		       GBytes *message,
+		       const gchar *envelope,
+		       GAsyncReadyCallback callback,
+		       gpointer user_data)
+{
+	g_return_if_fail(MS_IS_SPOOL(self));
+	g_return_if_fail(ms_job_id_is_valid(id));
+	g_return_if_fail(message != NULL);
+	g_return_if_fail(envelope != NULL);
+
+	ms_spool_commit_full(self, id, message, envelope, TRUE, callback, user_data);
+}
+
 void
 ms_spool_commit_async(MsSpool *self,
 		      const gchar *id,
@@ -244,22 +285,11 @@ ms_spool_commit_async(MsSpool *self,
 		      GAsyncReadyCallback callback,
 		      gpointer user_data)
 {
-	MsSpoolCommit *commit;
-
 	g_return_if_fail(MS_IS_SPOOL(self));
 	g_return_if_fail(ms_job_id_is_valid(id));
 	g_return_if_fail(envelope != NULL);
 
-	commit = g_new0(MsSpoolCommit, 1);
-	commit->task = g_task_new(self, NULL, callback, user_data);
-	g_task_set_source_tag(commit->task, ms_spool_commit_async);
-	commit->id = g_strdup(id);
-	commit->message = message != NULL ? g_bytes_ref(message) : NULL;
-	commit->envelope = g_strdup(envelope);
-	g_ptr_array_add(self->pending, commit);
-	/* while a batch is being written the next one gathers; it starts when that one ends */
-	if (!self->writing)
-		ms_spool_start_group_commit(self);
+	ms_spool_commit_full(self, id, message, envelope, FALSE, callback, user_data);
 }
 
 gboolean

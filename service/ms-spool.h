@@ -46,6 +46,16 @@ ms_spool_commit_async(MsSpool *self,
 		      const gchar *envelope,
 		      GAsyncReadyCallback callback,
 		      gpointer user_data);
+/* the same for a job that may be in the spool already (a Notify digest as it grows): its files
+ * are replaced in one commit, and a failure leaves the ones there as they were; finish with
+ * ms_spool_commit_finish() */
+void
+ms_spool_replace_async(MsSpool *self,
+		       const gchar *id,
+		       GBytes *message,
+		       const gchar *envelope,
+		       GAsyncReadyCallback callback,
+		       gpointer user_data);
 gboolean
 ms_spool_commit_finish(MsSpool *self, GAsyncResult *res, GError **error);
 /* a commit is being written or waits to be: a shutdown waits for it */

@@ -2173,6 +2173,51 @@ test_notify_digest_survives_sigterm(void)
 				    "Subject: backup failed (repeated 1 time)"));
 }
 
+/* a merged Notify is on disk before its caller hears back: killed while the window is open,
+ * the daemon delivers the digest as it was after its restart, under the path the callers got */
+static void
+test_notify_digest_survives_kill(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autofree gchar *first = NULL;
+	g_autofree gchar *digest = NULL;
+	g_autofree gchar *digest_again = NULL;
+	MsTestMail *mail;
+
+	g_assert_no_error(error);
+	conf =
+	    make_conf(server, "security=none\nnotify-to=admin@example.test\nnotify-coalesce=600\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	first = notify_sync(daemon, "disk failing", "{}", &error);
+	g_assert_no_error(error);
+	g_assert_true(ms_test_signals_wait_finished(signals, first, WAIT_MS));
+	digest = notify_sync(daemon, "disk failing", "{}", &error);
+	g_assert_no_error(error);
+	digest_again = notify_sync(daemon, "disk failing", "{}", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(digest, !=, first);
+	g_assert_cmpstr(digest_again, ==, digest);
+	ms_test_daemon_kill(daemon);
+	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 1);
+
+	g_assert_true(ms_test_daemon_restart(daemon, &error));
+	g_assert_no_error(error);
+	g_assert_true(ms_test_signals_wait_finished(signals, digest, WAIT_MS));
+	g_assert_true(g_str_has_prefix(ms_test_signals_get_result(signals, digest), "Sent 250"));
+	mails = ms_test_server_wait_for_messages(server, 2, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 2);
+	mail = g_ptr_array_index(mails, 1);
+	g_assert_true(bytes_contain(mail->eml, "Subject: disk failing (repeated 2 times)"));
+	g_assert_true(bytes_contain(mail->eml, "This notification was repeated 2 times between"));
+}
+
 /* two daemons on one spool (the moments of --replace) never deliver a job at once: while
  * another process holds a job's lock it waits, then delivers it */
 static void
@@ -2571,6 +2616,8 @@ main(int argc, char **argv)
 			test_verify_starttls_and_wrong_host);
 	g_test_add_func("/mail-sender/daemon/notify-digest-survives-sigterm",
 			test_notify_digest_survives_sigterm);
+	g_test_add_func("/mail-sender/daemon/notify-digest-survives-kill",
+			test_notify_digest_survives_kill);
 	g_test_add_func("/mail-sender/daemon/spool-lock-respected", test_spool_lock_respected);
 	g_test_add_func("/mail-sender/daemon/send-8bitmime", test_send_8bitmime);
 	g_test_add_func("/mail-sender/daemon/send-8bit-downgraded", test_send_8bit_downgraded);

@@ -457,6 +457,39 @@ ms_test_notifier_dispose(MsTestNotifier *t, gconstpointer data)
 	g_assert_cmpuint(t->digests->len, ==, 0);
 }
 
+/* the digest of an open window, as it would go out now; nothing for a window without repeats
+ * or an id that is no window's; peeking changes nothing */
+static void
+ms_test_notifier_peek(MsTestNotifier *t, gconstpointer data)
+{
+	g_autofree gchar *id = NULL;
+	g_autoptr(MsNotification) none = NULL;
+	g_autoptr(MsNotification) one = NULL;
+	g_autoptr(MsNotification) two = NULL;
+
+	g_assert_cmpint(ms_test_notify(t, "admin", 60, "raid", "degraded", "normal", "", &id),
+			==,
+			MS_NOTIFY_SEND_NOW);
+	g_assert_null(ms_notifier_peek_digest(t->notifier, "reserved1"));
+	g_assert_cmpint(ms_test_notify(t, "admin", 60, "raid", "still degraded", "normal", "", &id),
+			==,
+			MS_NOTIFY_MERGED);
+	g_assert_cmpstr(id, ==, "reserved1");
+	one = ms_notifier_peek_digest(t->notifier, id);
+	g_assert_nonnull(one);
+	g_assert_cmpuint(one->count, ==, 1);
+	g_assert_cmpstr(one->subject, ==, "raid (repeated 1 time)");
+	g_assert_true(g_str_has_suffix(one->body, " still degraded\n"));
+	g_clear_pointer(&id, g_free);
+	ms_test_notify(t, "admin", 60, "raid", "worse", "normal", "", &id);
+	two = ms_notifier_peek_digest(t->notifier, id);
+	g_assert_cmpuint(two->count, ==, 2);
+	g_assert_cmpstr(two->subject, ==, "raid (repeated 2 times)");
+	none = ms_notifier_peek_digest(t->notifier, "reserved9");
+	g_assert_null(none);
+	g_assert_cmpuint(t->digests->len, ==, 0);
+}
+
 static void
 ms_test_add(const gchar *name, void (*func)(MsTestNotifier *, gconstpointer))
 {
@@ -481,5 +514,6 @@ main(int argc, char **argv)
 	ms_test_add("invalid-urgency", ms_test_notifier_invalid_urgency);
 	ms_test_add("windows-cap", ms_test_notifier_windows_cap);
 	ms_test_add("dispose", ms_test_notifier_dispose);
+	ms_test_add("peek", ms_test_notifier_peek);
 	return g_test_run();
 }
