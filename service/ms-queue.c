@@ -434,9 +434,18 @@ ms_queue_reserved_commit_cb(GObject *source, GAsyncResult *res, gpointer user_da
 	gboolean ok = ms_spool_commit_finish(MS_SPOOL(source), res, &error);
 
 	if (entry == NULL || entry->job != job || ms_job_state_is_final(ms_job_get_state(job))) {
-		/* cancelled while it was being written */
+		/* cancelled while it was being written: nothing more is written for it, and
+		 * whoever waits for a later commit is answered now */
 		ms_spool_remove(self->spool, ms_job_get_id(job));
 		ms_queue_reserved_return(commit->waiters, NULL);
+		if (entry != NULL && entry->job == job) {
+			entry->reserved_committing = FALSE;
+			g_clear_pointer(&entry->reserved_next, g_bytes_unref);
+			if (entry->reserved_next_waiters != NULL) {
+				ms_queue_reserved_return(entry->reserved_next_waiters, NULL);
+				g_ptr_array_set_size(entry->reserved_next_waiters, 0);
+			}
+		}
 		return;
 	}
 	entry->reserved_committing = FALSE;

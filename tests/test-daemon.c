@@ -2218,6 +2218,61 @@ test_notify_digest_survives_kill(void)
 	g_assert_true(bytes_contain(mail->eml, "This notification was repeated 2 times between"));
 }
 
+/* a digest job cancelled while its window is open: its spool files go, and neither the window's
+ * end nor a restart sends it */
+static void
+test_notify_digest_cancelled(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GVariant) ret = NULL;
+	g_autofree gchar *first = NULL;
+	g_autofree gchar *digest = NULL;
+	g_autofree gchar *state = NULL;
+	g_autoptr(GVariant) jobs = NULL;
+	g_autoptr(GVariant) list = NULL;
+
+	g_assert_no_error(error);
+	conf =
+	    make_conf(server, "security=none\nnotify-to=admin@example.test\nnotify-coalesce=600\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	first = notify_sync(daemon, "fan failed", "{}", &error);
+	g_assert_no_error(error);
+	g_assert_true(ms_test_signals_wait_finished(signals, first, WAIT_MS));
+	digest = notify_sync(daemon, "fan failed", "{}", &error);
+	g_assert_no_error(error);
+	/* the digest so far is in the spool */
+	g_assert_cmpuint(count_files(ms_test_daemon_get_spool_dir(daemon)), ==, 2);
+	ret = call_sync(daemon, digest, "org.mail.Sender.Job", "Cancel", NULL, &error);
+	g_assert_no_error(error);
+	g_assert_true(ms_test_signals_wait_finished(signals, digest, WAIT_MS));
+	g_assert_true(g_str_has_prefix(ms_test_signals_get_result(signals, digest),
+				       "Failed org.mail.Sender.Error.Cancelled "));
+	g_clear_pointer(&state, g_free);
+	state = get_job_string(daemon, digest, "State");
+	g_assert_cmpstr(state, ==, "cancelled");
+	g_assert_cmpuint(count_files(ms_test_daemon_get_spool_dir(daemon)), ==, 0);
+	g_clear_pointer(&state, g_free);
+
+	/* stopping closes the window: the cancelled digest stays unsent, then and after a restart
+	 */
+	g_assert_cmpint(ms_test_daemon_stop(daemon), ==, 0);
+	g_assert_true(ms_test_daemon_restart(daemon, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(count_files(ms_test_daemon_get_spool_dir(daemon)), ==, 0);
+	/* the restarted daemon found nothing to deliver */
+	jobs = call_sync(daemon, "/org/mail/Sender", "org.mail.Sender", "GetJobs", NULL, &error);
+	g_assert_no_error(error);
+	list = g_variant_get_child_value(jobs, 0);
+	g_assert_cmpuint(g_variant_n_children(list), ==, 0);
+	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 1);
+}
+
 /* two daemons on one spool (the moments of --replace) never deliver a job at once: while
  * another process holds a job's lock it waits, then delivers it */
 static void
@@ -2618,6 +2673,8 @@ main(int argc, char **argv)
 			test_notify_digest_survives_sigterm);
 	g_test_add_func("/mail-sender/daemon/notify-digest-survives-kill",
 			test_notify_digest_survives_kill);
+	g_test_add_func("/mail-sender/daemon/notify-digest-cancelled",
+			test_notify_digest_cancelled);
 	g_test_add_func("/mail-sender/daemon/spool-lock-respected", test_spool_lock_respected);
 	g_test_add_func("/mail-sender/daemon/send-8bitmime", test_send_8bitmime);
 	g_test_add_func("/mail-sender/daemon/send-8bit-downgraded", test_send_8bit_downgraded);

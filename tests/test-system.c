@@ -730,6 +730,28 @@ test_job_properties_private(void)
 		g_assert_cmpint(status, ==, 0);
 		g_assert_cmpstr(out, ==, "(<['rcpt@example.test']>,)\n");
 	}
+	/* the owner reads them all */
+	{
+		g_autofree gchar *out = NULL;
+		g_autofree gchar *err_get = NULL;
+		const gchar *command[] = {"gdbus",
+					  "call",
+					  "--system",
+					  "--dest",
+					  "org.mail.Sender",
+					  "--object-path",
+					  job,
+					  "--method",
+					  "org.freedesktop.DBus.Properties.GetAll",
+					  "org.mail.Sender.Job",
+					  NULL};
+		gint status = run_as_nobody("--clear-groups", command, &out, &err_get);
+
+		g_assert_cmpstr(err_get, ==, "");
+		g_assert_cmpint(status, ==, 0);
+		g_assert_nonnull(strstr(out, "'Sender': <'alerts@example.test'>"));
+		g_assert_nonnull(strstr(out, "'State': <'sent'>"));
+	}
 	/* another user, allowed to send but not to read somebody else's job */
 	for (guint i = 0; i < 2; i++) {
 		g_autofree gchar *out = NULL;
