@@ -630,3 +630,26 @@ ms_test_server_free(MsTestServer *self)
 	g_free(self->log_path);
 	g_free(self);
 }
+
+gchar *
+ms_test_server_make_conf(MsTestServer *self, const gchar *extra)
+{
+	return g_strdup_printf("[account default]\n"
+			       "host=127.0.0.1\n"
+			       "port=%u\n"
+			       "from=Sender Test <sender@example.test>\n"
+			       "helo-name=client.example.test\n"
+			       "timeout=3\n"
+			       "retry-delay=1\n"
+			       "%s",
+			       ms_test_server_get_port(self),
+			       extra != NULL ? extra : "");
+}
+
+gboolean
+ms_test_bytes_contain(GBytes *bytes, const gchar *needle)
+{
+	gsize len = 0;
+	const gchar *data = g_bytes_get_data(bytes, &len);
+	return g_strstr_len(data, (gssize)len, needle) != NULL;
+}

@@ -97,6 +97,13 @@ ms_test_subprocess_wait(GSubprocess *subprocess, guint timeout_ms);
 /* exit code if the process exited, 128 + signal if it was killed by one, -1 if still running */
 gint
 ms_test_subprocess_get_status(GSubprocess *subprocess);
+/* an accounts file with one [account default] for this server (127.0.0.1, its port, a From,
+ * helo-name client.example.test, timeout=3, retry-delay=1), plus extra lines */
+gchar *
+ms_test_server_make_conf(MsTestServer *self, const gchar *extra);
+/* whether bytes (a delivered message, say) contain needle */
+gboolean
+ms_test_bytes_contain(GBytes *bytes, const gchar *needle);
 /* removes a directory tree made by a test; never follows symlinks */
 gboolean
 ms_test_rm_rf(const gchar *path, GError **error);

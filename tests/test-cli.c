@@ -120,21 +120,6 @@ run_cli(const gchar *const *args, const gchar *input)
 
 /* ---- helpers around the daemon ---- */
 
-static gchar *
-make_conf(MsTestServer *server, const gchar *extra)
-{
-	return g_strdup_printf("[account default]\n"
-			       "host=127.0.0.1\n"
-			       "port=%u\n"
-			       "from=Sender Test <sender@example.test>\n"
-			       "helo-name=client.example.test\n"
-			       "timeout=3\n"
-			       "retry-delay=1\n"
-			       "%s",
-			       ms_test_server_get_port(server),
-			       extra != NULL ? extra : "");
-}
-
 static GVariant *
 get_job_property(MsTestDaemon *daemon, const gchar *job, const gchar *name)
 {
@@ -177,14 +162,6 @@ job_state_is(gpointer user_data)
 	JobStateWait *wait = user_data;
 	g_autofree gchar *state = get_job_string(wait->daemon, wait->job, "State");
 	return g_str_equal(state, wait->state);
-}
-
-static gboolean
-bytes_contain(GBytes *bytes, const gchar *needle)
-{
-	gsize len = 0;
-	const gchar *data = g_bytes_get_data(bytes, &len);
-	return g_strstr_len(data, (gssize)len, needle) != NULL;
 }
 
 /* the body of a stored message: everything after the first empty line */
@@ -474,7 +451,7 @@ test_send_wait(void)
 	MsTestMail *mail;
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=none\n");
+	conf = ms_test_server_make_conf(server, "security=none\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -497,11 +474,11 @@ test_send_wait(void)
 	mail = wait_one_mail(server, &mails);
 	g_assert_cmpstrv(mail->rcpt_tos, rcpts_expected);
 	g_assert_cmpstr(mail->mail_from, ==, "sender@example.test");
-	g_assert_true(bytes_contain(mail->eml, "\r\nSubject: Hello from the CLI\r\n"));
-	g_assert_true(bytes_contain(mail->eml, "\r\nTo: to@example.test\r\n"));
-	g_assert_true(bytes_contain(mail->eml, "\r\nCc: cc@example.test\r\n"));
-	g_assert_true(bytes_contain(mail->eml, "\r\nX-Cli-Test: yes\r\n"));
-	g_assert_false(bytes_contain(mail->eml, "hidden@example.test"));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "\r\nSubject: Hello from the CLI\r\n"));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "\r\nTo: to@example.test\r\n"));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "\r\nCc: cc@example.test\r\n"));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "\r\nX-Cli-Test: yes\r\n"));
+	g_assert_false(ms_test_bytes_contain(mail->eml, "hidden@example.test"));
 	body = mail_body(mail);
 	g_assert_cmpstr(body, ==, "first line\r\nsecond line\r\n");
 }
@@ -532,7 +509,7 @@ test_send_no_wait(void)
 	MsTestMail *mail;
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=none\n");
+	conf = ms_test_server_make_conf(server, "security=none\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -546,8 +523,9 @@ test_send_no_wait(void)
 	g_assert_true(ms_test_signals_wait_finished(signals, job, WAIT_MS));
 	mail = wait_one_mail(server, &mails);
 	g_assert_cmpstr(mail->mail_from, ==, "other@example.test");
-	g_assert_true(bytes_contain(mail->eml, "From: Other Sender <other@example.test>\r\n"));
-	g_assert_true(bytes_contain(mail->eml, "Subject: =?UTF-8?"));
+	g_assert_true(
+	    ms_test_bytes_contain(mail->eml, "From: Other Sender <other@example.test>\r\n"));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "Subject: =?UTF-8?"));
 	body = mail_body(mail);
 	g_assert_cmpstr(body, ==, "body from stdin\r\n");
 }
@@ -604,7 +582,7 @@ test_send_wait_rejected(void)
 	g_autofree gchar *stages = NULL;
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=none\n");
+	conf = ms_test_server_make_conf(server, "security=none\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -639,7 +617,7 @@ test_send_refused(void)
 	g_autoptr(CliResult) r = NULL;
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=none\n");
+	conf = ms_test_server_make_conf(server, "security=none\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	r = run_cli(args, NULL);
@@ -684,7 +662,7 @@ test_send_attach(void)
 	g_assert_true(g_file_set_contents(path, (const gchar *)data, sizeof(data), &error));
 	g_assert_no_error(error);
 	args[8] = path;
-	conf = make_conf(server, "security=none\n");
+	conf = ms_test_server_make_conf(server, "security=none\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -706,10 +684,10 @@ test_send_attach(void)
 
 		g_assert_cmpint(r->status, ==, 0);
 		mail = wait_one_mail(server, &mails);
-		g_assert_true(bytes_contain(mail->eml, "application/pdf"));
-		g_assert_true(bytes_contain(mail->eml, "data.pdf"));
+		g_assert_true(ms_test_bytes_contain(mail->eml, "application/pdf"));
+		g_assert_true(ms_test_bytes_contain(mail->eml, "data.pdf"));
 		/* the first base64 line of the file's bytes (57 bytes make 76 characters) */
-		g_assert_true(bytes_contain(mail->eml, b64));
+		g_assert_true(ms_test_bytes_contain(mail->eml, b64));
 	}
 	g_assert_true(ms_test_rm_rf(dir, &error));
 	g_assert_no_error(error);
@@ -752,7 +730,7 @@ test_jobs_and_cancel(void)
 	JobStateWait wait = {NULL};
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=none\nretry-delay=3600\n");
+	conf = ms_test_server_make_conf(server, "security=none\nretry-delay=3600\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -835,8 +813,9 @@ test_accounts(void)
 	g_autoptr(CliResult) r = NULL;
 
 	g_assert_no_error(error);
-	conf = make_conf(server,
-			 "security=none\n\n[account work]\nhost=smtp.example.org\nusername=me\n");
+	conf = ms_test_server_make_conf(
+	    server,
+	    "security=none\n\n[account work]\nhost=smtp.example.org\nusername=me\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	r = run_cli(args, NULL);
@@ -900,7 +879,7 @@ test_verify_implicit_tls(void)
 	expiry = g_date_time_format(not_after, "%Y-%m-%d %H:%M:%S UTC (in ");
 
 	extra = g_strdup_printf("security=tls\nca-file=%s\n", ca);
-	conf = make_conf(server, extra);
+	conf = ms_test_server_make_conf(server, extra);
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	r = run_cli(args, NULL);
@@ -942,7 +921,7 @@ test_verify_failure(void)
 	g_autoptr(CliResult) r = NULL;
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=starttls\n");
+	conf = ms_test_server_make_conf(server, "security=starttls\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	r = run_cli(args, NULL);
@@ -1007,7 +986,7 @@ fixture_new(void)
 
 	self->server = ms_test_server_start("plain", NULL, &error);
 	g_assert_no_error(error);
-	conf = make_conf(self->server, "security=none\n");
+	conf = ms_test_server_make_conf(self->server, "security=none\n");
 	self->daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	return self;
@@ -1044,9 +1023,9 @@ test_sendmail_recipients(void)
 	g_assert_cmpstr(r->err, ==, "");
 	mail = wait_one_mail(fx->server, &mails);
 	g_assert_cmpstrv(mail->rcpt_tos, rcpts_expected);
-	g_assert_true(bytes_contain(mail->eml, "To: header-to@example.test\r\n"));
-	g_assert_true(bytes_contain(mail->eml, "Cc: header-cc@example.test\r\n"));
-	g_assert_true(bytes_contain(mail->eml, "Subject: cron output\r\n"));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "To: header-to@example.test\r\n"));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "Cc: header-cc@example.test\r\n"));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "Subject: cron output\r\n"));
 	/* with -i the "." line is text like any other */
 	body = mail_body(mail);
 	g_assert_cmpstr(body, ==, "line 1\r\n.\r\nline 3\r\n");
@@ -1088,9 +1067,9 @@ test_sendmail_extract_bcc(void)
 	g_assert_cmpuint(g_strv_length(rcpts), ==, 3);
 	for (guint i = 0; rcpts_expected[i] != NULL; i++)
 		g_assert_true(g_strv_contains((const gchar *const *)rcpts, rcpts_expected[i]));
-	g_assert_false(bytes_contain(mail->eml, "Bcc"));
-	g_assert_false(bytes_contain(mail->eml, "hidden@example.test"));
-	g_assert_true(bytes_contain(mail->eml, "To: header-to@example.test\r\n"));
+	g_assert_false(ms_test_bytes_contain(mail->eml, "Bcc"));
+	g_assert_false(ms_test_bytes_contain(mail->eml, "hidden@example.test"));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "To: header-to@example.test\r\n"));
 	body = mail_body(mail);
 	g_assert_cmpstr(body, ==, "body\r\n");
 }
@@ -1130,7 +1109,7 @@ test_sendmail_dot_ends_copied(void)
 	g_assert_cmpint(r->status, ==, 0);
 	g_assert_cmpstr(r->err, ==, "");
 	mail = wait_one_mail(fx->server, &mails);
-	g_assert_true(bytes_contain(mail->eml, "From: Copier <copier@example.test>\r\n"));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "From: Copier <copier@example.test>\r\n"));
 	body = mail_body(mail);
 	g_assert_cmpstr(body, ==, "line\r\n.keep\r\n");
 }
@@ -1168,18 +1147,19 @@ test_sendmail_full_name(void)
 	g_assert_cmpuint(mails->len, ==, 3);
 	for (guint i = 0; i < mails->len; i++) {
 		mail = g_ptr_array_index(mails, i);
-		if (bytes_contain(mail->eml, "Subject: backup\r\n")) {
+		if (ms_test_bytes_contain(mail->eml, "Subject: backup\r\n")) {
 			g_assert_cmpstr(mail->mail_from, ==, "backup@example.test");
-			g_assert_true(bytes_contain(mail->eml,
-						    "From: \"Backup \\\"Job\\\"\" "
-						    "<backup@example.test>\r\n"));
-		} else if (bytes_contain(mail->eml, "Subject: smart\r\n")) {
+			g_assert_true(ms_test_bytes_contain(mail->eml,
+							    "From: \"Backup \\\"Job\\\"\" "
+							    "<backup@example.test>\r\n"));
+		} else if (ms_test_bytes_contain(mail->eml, "Subject: smart\r\n")) {
 			g_assert_true(
-			    bytes_contain(mail->eml,
-					  "From: Smart Daemon <sender@example.test>\r\n"));
+			    ms_test_bytes_contain(mail->eml,
+						  "From: Smart Daemon <sender@example.test>\r\n"));
 		} else {
-			g_assert_true(bytes_contain(mail->eml, "From: Own <own@example.test>\r\n"));
-			g_assert_false(bytes_contain(mail->eml, "Backup"));
+			g_assert_true(
+			    ms_test_bytes_contain(mail->eml, "From: Own <own@example.test>\r\n"));
+			g_assert_false(ms_test_bytes_contain(mail->eml, "Backup"));
 		}
 	}
 }
@@ -1230,7 +1210,7 @@ test_sendmail_symlink_delivers(void)
 	g_assert_cmpint(r->status, ==, 0);
 	g_assert_cmpstr(r->err, ==, "");
 	mail = wait_one_mail(fx->server, &mails);
-	g_assert_true(bytes_contain(mail->eml, "Subject: via symlink\r\n"));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "Subject: via symlink\r\n"));
 	g_assert_true(ms_test_rm_rf(dir, &error));
 	g_assert_no_error(error);
 }
@@ -1246,7 +1226,7 @@ start_notify_daemon(MsTestServer *server, const gchar *extra)
 						 "notify-to=admin@example.test\n"
 						 "%s",
 						 extra != NULL ? extra : "");
-	g_autofree gchar *conf = make_conf(server, more);
+	g_autofree gchar *conf = ms_test_server_make_conf(server, more);
 	MsTestDaemon *daemon = ms_test_daemon_start(conf, &error);
 
 	g_assert_no_error(error);
@@ -1295,11 +1275,12 @@ test_notify_wait(void)
 	mail = wait_one_mail(server, &mails);
 	g_assert_cmpstrv(mail->rcpt_tos, rcpts_expected);
 	g_assert_cmpstr(mail->mail_from, ==, "sender@example.test");
-	g_assert_true(bytes_contain(mail->eml, "\r\nTo: admin@example.test\r\n"));
-	g_assert_true(bytes_contain(mail->eml, "\r\nSubject: Disk failing\r\n"));
-	g_assert_true(bytes_contain(mail->eml, "From: Sender Test <sender@example.test>\r\n"));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "\r\nTo: admin@example.test\r\n"));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "\r\nSubject: Disk failing\r\n"));
+	g_assert_true(
+	    ms_test_bytes_contain(mail->eml, "From: Sender Test <sender@example.test>\r\n"));
 	/* only critical notifications are marked important */
-	g_assert_false(bytes_contain(mail->eml, "Importance:"));
+	g_assert_false(ms_test_bytes_contain(mail->eml, "Importance:"));
 	body = mail_body(mail);
 	g_assert_cmpstr(body, ==, "sda reports reallocated sectors\r\nsecond line\r\n");
 }
@@ -1360,17 +1341,18 @@ test_notify_stdin(void)
 		MsTestMail *mail = g_ptr_array_index(mails, i);
 		g_autofree gchar *body = mail_body(mail);
 
-		g_assert_true(bytes_contain(mail->eml, "\r\nTo: admin@example.test\r\n"));
-		if (bytes_contain(mail->eml, "\r\nSubject: cron: backup\r\n")) {
+		g_assert_true(ms_test_bytes_contain(mail->eml, "\r\nTo: admin@example.test\r\n"));
+		if (ms_test_bytes_contain(mail->eml, "\r\nSubject: cron: backup\r\n")) {
 			g_assert_cmpstr(body, ==, "backup done\r\n3 files copied\r\n");
 			seen |= 1;
-		} else if (bytes_contain(mail->eml, "\r\nSubject: smartd: sda\r\n")) {
+		} else if (ms_test_bytes_contain(mail->eml, "\r\nSubject: smartd: sda\r\n")) {
 			g_assert_cmpstr(body,
 					==,
 					"Device: /dev/sda, 8 Currently unreadable sectors\r\n");
 			seen |= 2;
 		} else {
-			g_assert_true(bytes_contain(mail->eml, "\r\nSubject: empty body\r\n"));
+			g_assert_true(
+			    ms_test_bytes_contain(mail->eml, "\r\nSubject: empty body\r\n"));
 			g_assert_cmpstr(body, ==, "");
 			seen |= 4;
 		}
@@ -1447,9 +1429,9 @@ test_notify_critical(void)
 	g_assert_nonnull(strstr(r->out, "\nsent: 250 "));
 
 	mail = wait_one_mail(server, &mails);
-	g_assert_true(bytes_contain(mail->eml, "\r\nImportance: high\r\n"));
-	g_assert_true(bytes_contain(mail->eml, "\r\nSubject: RAID degraded\r\n"));
-	g_assert_true(bytes_contain(mail->eml, "\r\nTo: admin@example.test\r\n"));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "\r\nImportance: high\r\n"));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "\r\nSubject: RAID degraded\r\n"));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "\r\nTo: admin@example.test\r\n"));
 	body = mail_body(mail);
 	g_assert_cmpstr(body, ==, "md0: sdb failed\r\n");
 }
@@ -1513,17 +1495,17 @@ test_notify_coalesce(void)
 	g_assert_cmpuint(mails->len, ==, 2);
 	for (guint i = 0; i < mails->len; i++) {
 		MsTestMail *mail = g_ptr_array_index(mails, i);
-		if (bytes_contain(mail->eml, "\r\nSubject: Disk failing\r\n"))
+		if (ms_test_bytes_contain(mail->eml, "\r\nSubject: Disk failing\r\n"))
 			first = mail;
-		else if (bytes_contain(mail->eml,
-				       "\r\nSubject: Disk failing (repeated 2 times)\r\n"))
+		else if (ms_test_bytes_contain(mail->eml,
+					       "\r\nSubject: Disk failing (repeated 2 times)\r\n"))
 			digest = mail;
 	}
 	g_assert_nonnull(first);
 	g_assert_nonnull(digest);
 	body_first = mail_body(first);
 	g_assert_cmpstr(body_first, ==, "first\r\n");
-	g_assert_true(bytes_contain(digest->eml, "\r\nTo: admin@example.test\r\n"));
+	g_assert_true(ms_test_bytes_contain(digest->eml, "\r\nTo: admin@example.test\r\n"));
 	body_digest = mail_body(digest);
 	g_assert_true(
 	    g_str_has_prefix(body_digest, "This notification was repeated 2 times between "));
@@ -1545,7 +1527,7 @@ test_notify_no_notify_to(void)
 	g_autofree gchar *expected = NULL;
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=none\n");
+	conf = ms_test_server_make_conf(server, "security=none\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	r = run_cli(args, NULL);

@@ -103,22 +103,6 @@ get_job_uint(MsTestDaemon *daemon, const gchar *job, const gchar *name)
 	return g_variant_get_uint32(value);
 }
 
-/* an accounts file with one [account default] for the server, plus extra lines */
-static gchar *
-make_conf(MsTestServer *server, const gchar *extra)
-{
-	return g_strdup_printf("[account default]\n"
-			       "host=127.0.0.1\n"
-			       "port=%u\n"
-			       "from=Sender Test <sender@example.test>\n"
-			       "helo-name=client.example.test\n"
-			       "timeout=3\n"
-			       "retry-delay=1\n"
-			       "%s",
-			       ms_test_server_get_port(server),
-			       extra != NULL ? extra : "");
-}
-
 /* "ca-file=<the test CA>\n" */
 static gchar *
 ca_line(void)
@@ -168,14 +152,6 @@ clear_password(const gchar *account)
 						       NULL);
 	g_assert_no_error(error);
 	g_assert_true(ms_test_subprocess_wait(proc, WAIT_MS));
-}
-
-static gboolean
-bytes_contain(GBytes *bytes, const gchar *needle)
-{
-	gsize len = 0;
-	const gchar *data = g_bytes_get_data(bytes, &len);
-	return g_strstr_len(data, (gssize)len, needle) != NULL;
 }
 
 static guint
@@ -263,7 +239,7 @@ test_send_plain(void)
 					 NULL};
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=none\n");
+	conf = ms_test_server_make_conf(server, "security=none\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -283,15 +259,16 @@ test_send_plain(void)
 	g_assert_cmpstr(mail->ehlo_or_helo, ==, "EHLO");
 	g_assert_null(mail->auth_login); /* no username: never AUTH */
 	g_assert_null(mail->tls_version);
-	g_assert_true(bytes_contain(mail->eml, "From: Sender Test <sender@example.test>\r\n"));
-	g_assert_true(bytes_contain(mail->eml, "Cc: cc@example.test\r\n"));
-	g_assert_true(bytes_contain(mail->eml, "Subject: =?UTF-8?"));
-	g_assert_true(bytes_contain(mail->eml, "X-Mailer-Test: yes\r\n"));
-	g_assert_true(bytes_contain(mail->eml, "\r\n\r\nhello\r\n.dot line\r\n"));
-	g_assert_true(bytes_contain(mail->eml, "Message-ID: <"));
-	g_assert_true(bytes_contain(mail->eml, "Date: "));
-	g_assert_false(bytes_contain(mail->eml, "hidden@example.test"));
-	g_assert_false(bytes_contain(mail->eml, "Bcc"));
+	g_assert_true(
+	    ms_test_bytes_contain(mail->eml, "From: Sender Test <sender@example.test>\r\n"));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "Cc: cc@example.test\r\n"));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "Subject: =?UTF-8?"));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "X-Mailer-Test: yes\r\n"));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "\r\n\r\nhello\r\n.dot line\r\n"));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "Message-ID: <"));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "Date: "));
+	g_assert_false(ms_test_bytes_contain(mail->eml, "hidden@example.test"));
+	g_assert_false(ms_test_bytes_contain(mail->eml, "Bcc"));
 
 	stages = ms_test_signals_get_stages(signals, job);
 	g_assert_cmpstr(stages, ==, "queued connecting sending");
@@ -320,7 +297,7 @@ test_send_starttls_opportunistic(void)
 
 	g_assert_no_error(error);
 	extra = g_strdup_printf("security=starttls-opportunistic\n%s", ca);
-	conf = make_conf(server, extra);
+	conf = ms_test_server_make_conf(server, extra);
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -354,7 +331,7 @@ test_send_starttls_auth_plain(void)
 	g_assert_no_error(error);
 	store_password("default", "127.0.0.1", "alice", "s3cret-starttls");
 	extra = g_strdup_printf("security=starttls\nusername=alice\nauth=plain\n%s", ca);
-	conf = make_conf(server, extra);
+	conf = ms_test_server_make_conf(server, extra);
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -394,7 +371,7 @@ test_send_implicit_tls_auth_login(void)
 	g_assert_no_error(error);
 	store_password("default", "127.0.0.1", "bob", "pa55-implicit");
 	extra = g_strdup_printf("security=tls\nusername=bob\nauth=login\n%s", ca);
-	conf = make_conf(server, extra);
+	conf = ms_test_server_make_conf(server, extra);
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -428,7 +405,7 @@ test_no_password_in_keyring(void)
 
 	g_assert_no_error(error);
 	extra = g_strdup_printf("security=tls\nusername=carol\n%s", ca);
-	conf = make_conf(server, extra);
+	conf = ms_test_server_make_conf(server, extra);
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -461,7 +438,7 @@ test_wrong_password(void)
 	g_assert_no_error(error);
 	store_password("default", "127.0.0.1", "dave", "wr0ng-Pa55word");
 	extra = g_strdup_printf("security=tls\nusername=dave\n%s", ca);
-	conf = make_conf(server, extra);
+	conf = ms_test_server_make_conf(server, extra);
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -507,7 +484,7 @@ run_failing(const gchar *mode,
 
 	g_assert_no_error(error);
 	extra = g_strdup_printf("%s%s%s", ONE_ATTEMPT, ca, account_extra);
-	conf = make_conf(server, extra);
+	conf = ms_test_server_make_conf(server, extra);
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -596,7 +573,7 @@ test_unknown_ca_refused(void)
 	g_autofree gchar *job = NULL;
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=tls\n" ONE_ATTEMPT);
+	conf = ms_test_server_make_conf(server, "security=tls\n" ONE_ATTEMPT);
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -634,7 +611,7 @@ test_pinned_fingerprint(void)
 
 	g_assert_no_error(error);
 	extra = g_strdup_printf("security=tls\ntls-fingerprint=%s\n" ONE_ATTEMPT, pin);
-	conf = make_conf(server, extra);
+	conf = ms_test_server_make_conf(server, extra);
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -716,7 +693,7 @@ test_greeting_421_then_success(void)
 	g_autofree gchar *stages = NULL;
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=none\n");
+	conf = ms_test_server_make_conf(server, "security=none\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -742,7 +719,7 @@ test_temporary_until_budget_spent(void)
 	g_autofree gchar *stages = NULL;
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=none\nmax-attempts=2\n");
+	conf = ms_test_server_make_conf(server, "security=none\nmax-attempts=2\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -767,7 +744,7 @@ test_cancel_deferred(void)
 	g_autofree gchar *remote = NULL;
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=none\nretry-delay=3600\n");
+	conf = ms_test_server_make_conf(server, "security=none\nretry-delay=3600\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -875,7 +852,7 @@ test_bad_input(void)
 	g_autoptr(GVariant) length = NULL;
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=none\n");
+	conf = ms_test_server_make_conf(server, "security=none\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -963,8 +940,9 @@ test_properties_and_accounts(void)
 	g_autofree const gchar **rcpts = NULL;
 
 	g_assert_no_error(error);
-	conf = make_conf(server,
-			 "security=none\n\n[account other]\nhost=smtp.example.org\nusername=me\n");
+	conf = ms_test_server_make_conf(
+	    server,
+	    "security=none\n\n[account other]\nhost=smtp.example.org\nusername=me\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	version = get_property(daemon, "/org/mail/Sender", "org.mail.Sender", "Version");
@@ -1014,7 +992,7 @@ test_verify_implicit_tls(void)
 	g_assert_no_error(error);
 	store_password("default", "127.0.0.1", "erin", "verify-pass");
 	extra = g_strdup_printf("security=tls\nusername=erin\n%s", ca);
-	conf = make_conf(server, extra);
+	conf = ms_test_server_make_conf(server, extra);
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	ret = call_sync(daemon,
@@ -1055,7 +1033,7 @@ test_verify_plaintext_to_tls_port(void)
 	g_autofree gchar *remote = NULL;
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=starttls\n");
+	conf = ms_test_server_make_conf(server, "security=starttls\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	ret = call_sync(daemon,
@@ -1123,7 +1101,7 @@ test_restart_keeps_jobs(void)
 	g_autoptr(GVariant) listed_paths = NULL;
 
 	g_assert_no_error(error);
-	conf = make_conf(down, "security=none\nretry-delay=3600\n");
+	conf = ms_test_server_make_conf(down, "security=none\nretry-delay=3600\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -1151,7 +1129,7 @@ test_restart_keeps_jobs(void)
 	up = ms_test_server_start("plain", NULL, &error);
 	g_assert_no_error(error);
 	g_free(conf);
-	conf = make_conf(up, "security=none\n");
+	conf = ms_test_server_make_conf(up, "security=none\n");
 	write_conf(daemon, conf);
 	g_assert_true(ms_test_daemon_restart(daemon, &error));
 	g_assert_no_error(error);
@@ -1275,7 +1253,7 @@ test_kill_during_submissions(void)
 	guint delivered_accepted = 0;
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=none\n");
+	conf = ms_test_server_make_conf(server, "security=none\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	state.accepted = g_ptr_array_new_with_free_func(g_free);
@@ -1348,7 +1326,7 @@ test_unwritable_spool(void)
 	g_autofree gchar *remote = NULL;
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=none\n");
+	conf = ms_test_server_make_conf(server, "security=none\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	/* tests run as root, which ignores permissions: a file where tmp/ should be makes every
@@ -1385,7 +1363,7 @@ test_account_rate_limit(void)
 	g_autofree gchar *state = NULL;
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=none\nrate-limit=2\n");
+	conf = ms_test_server_make_conf(server, "security=none\nrate-limit=2\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -1441,10 +1419,10 @@ test_notify_storm(void)
 	const gchar *rcpts[] = {"admin@example.test", "oncall@example.test", NULL};
 
 	g_assert_no_error(error);
-	conf =
-	    make_conf(server,
-		      "security=none\nnotify-to=admin@example.test, On Call <oncall@example.test>\n"
-		      "notify-coalesce=2\n");
+	conf = ms_test_server_make_conf(
+	    server,
+	    "security=none\nnotify-to=admin@example.test, On Call <oncall@example.test>\n"
+	    "notify-coalesce=2\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -1467,12 +1445,12 @@ test_notify_storm(void)
 	g_usleep(500 * 1000);
 	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 2);
 	g_assert_cmpstrv(((MsTestMail *)g_ptr_array_index(mails, 0))->rcpt_tos, rcpts);
-	g_assert_true(bytes_contain(((MsTestMail *)g_ptr_array_index(mails, 0))->eml,
-				    "Subject: disk failing\r\n"));
-	g_assert_true(bytes_contain(((MsTestMail *)g_ptr_array_index(mails, 1))->eml,
-				    "Subject: disk failing (repeated 49 times)"));
-	g_assert_true(bytes_contain(((MsTestMail *)g_ptr_array_index(mails, 1))->eml,
-				    "sda reports pending sectors"));
+	g_assert_true(ms_test_bytes_contain(((MsTestMail *)g_ptr_array_index(mails, 0))->eml,
+					    "Subject: disk failing\r\n"));
+	g_assert_true(ms_test_bytes_contain(((MsTestMail *)g_ptr_array_index(mails, 1))->eml,
+					    "Subject: disk failing (repeated 49 times)"));
+	g_assert_true(ms_test_bytes_contain(((MsTestMail *)g_ptr_array_index(mails, 1))->eml,
+					    "sda reports pending sectors"));
 }
 
 static void
@@ -1487,8 +1465,9 @@ test_notify_critical_never_merged(void)
 	g_autoptr(GHashTable) paths = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
 	g_assert_no_error(error);
-	conf =
-	    make_conf(server, "security=none\nnotify-to=admin@example.test\nnotify-coalesce=60\n");
+	conf = ms_test_server_make_conf(
+	    server,
+	    "security=none\nnotify-to=admin@example.test\nnotify-coalesce=60\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -1502,8 +1481,8 @@ test_notify_critical_never_merged(void)
 	g_assert_cmpuint(g_hash_table_size(paths), ==, 3);
 	mails = ms_test_server_wait_for_messages(server, 3, WAIT_MS);
 	g_assert_cmpuint(mails->len, ==, 3);
-	g_assert_true(bytes_contain(((MsTestMail *)g_ptr_array_index(mails, 2))->eml,
-				    "Importance: high\r\n"));
+	g_assert_true(ms_test_bytes_contain(((MsTestMail *)g_ptr_array_index(mails, 2))->eml,
+					    "Importance: high\r\n"));
 }
 
 static void
@@ -1517,7 +1496,7 @@ test_notify_without_notify_to(void)
 	g_autofree gchar *remote = NULL;
 
 	g_assert_no_error(error);
-	conf = make_conf(
+	conf = ms_test_server_make_conf(
 	    server,
 	    "security=none\n\n[account ops]\nhost=127.0.0.1\nnotify-to=ops@example.test\n");
 	daemon = ms_test_daemon_start(conf, &error);
@@ -1592,7 +1571,7 @@ test_send_raw_recipients_from_headers(void)
 				NULL};
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=none\n");
+	conf = ms_test_server_make_conf(server, "security=none\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -1604,14 +1583,14 @@ test_send_raw_recipients_from_headers(void)
 	mail = g_ptr_array_index(mails, 0);
 	g_assert_cmpstrv(mail->rcpt_tos, rcpts);
 	g_assert_cmpstr(mail->mail_from, ==, "sender@example.test");
-	g_assert_false(bytes_contain(mail->eml, "secret"));
-	g_assert_false(bytes_contain(mail->eml, "Bcc"));
-	g_assert_true(bytes_contain(mail->eml, "From: Raw Sender <raw@example.test>\r\n"));
-	g_assert_true(bytes_contain(mail->eml, "\r\nDate: "));
-	g_assert_true(bytes_contain(mail->eml, "\r\nMessage-ID: <"));
+	g_assert_false(ms_test_bytes_contain(mail->eml, "secret"));
+	g_assert_false(ms_test_bytes_contain(mail->eml, "Bcc"));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "From: Raw Sender <raw@example.test>\r\n"));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "\r\nDate: "));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "\r\nMessage-ID: <"));
 	g_assert_true(
-	    bytes_contain(mail->eml,
-			  "\r\n\r\nline one\r\n.leading dot\r\nlast line without newline"));
+	    ms_test_bytes_contain(mail->eml,
+				  "\r\n\r\nline one\r\n.leading dot\r\nlast line without newline"));
 }
 
 static void
@@ -1632,7 +1611,7 @@ test_send_raw_fd_explicit_recipients(void)
 	gint fd;
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=none\n");
+	conf = ms_test_server_make_conf(server, "security=none\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -1670,7 +1649,7 @@ test_send_raw_fd_explicit_recipients(void)
 	/* explicit recipients: the headers do not add any */
 	g_assert_cmpstrv(mail->rcpt_tos, rcpts);
 	g_assert_cmpstr(mail->mail_from, ==, "env@example.test");
-	g_assert_false(bytes_contain(mail->eml, "Bcc"));
+	g_assert_false(ms_test_bytes_contain(mail->eml, "Bcc"));
 }
 
 static void
@@ -1694,7 +1673,7 @@ test_send_raw_refused(void)
 	g_autoptr(MsTestDaemon) daemon = NULL;
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=none\n");
+	conf = ms_test_server_make_conf(server, "security=none\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -1812,7 +1791,7 @@ test_send_html_and_attachments(void)
 	gint fd;
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=none\n");
+	conf = ms_test_server_make_conf(server, "security=none\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -1924,7 +1903,7 @@ test_connection_reuse(void)
 	g_autoptr(GHashTable) connections = NULL;
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=none\nmax-connections=2\n");
+	conf = ms_test_server_make_conf(server, "security=none\nmax-connections=2\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -1963,7 +1942,7 @@ test_some_recipients_rejected(void)
 	const gchar *rcpts[] = {"here@example.test", "also@example.test", NULL};
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=none\n");
+	conf = ms_test_server_make_conf(server, "security=none\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -2001,7 +1980,7 @@ test_some_recipients_deferred(void)
 	const gchar *expected_left[] = {"later@example.test", NULL};
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=none\nmax-attempts=2\n");
+	conf = ms_test_server_make_conf(server, "security=none\nmax-attempts=2\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -2047,7 +2026,7 @@ test_rejected_recipients_survive_restart(void)
 	gpointer poll_args[2];
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=none\nretry-delay=3600\n");
+	conf = ms_test_server_make_conf(server, "security=none\nretry-delay=3600\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	job = send_text(daemon,
@@ -2151,8 +2130,9 @@ test_notify_digest_survives_sigterm(void)
 	g_autofree gchar *digest = NULL;
 
 	g_assert_no_error(error);
-	conf =
-	    make_conf(server, "security=none\nnotify-to=admin@example.test\nnotify-coalesce=600\n");
+	conf = ms_test_server_make_conf(
+	    server,
+	    "security=none\nnotify-to=admin@example.test\nnotify-coalesce=600\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -2169,8 +2149,8 @@ test_notify_digest_survives_sigterm(void)
 	g_assert_true(g_str_has_prefix(ms_test_signals_get_result(signals, digest), "Sent 250"));
 	mails = ms_test_server_wait_for_messages(server, 2, WAIT_MS);
 	g_assert_cmpuint(mails->len, ==, 2);
-	g_assert_true(bytes_contain(((MsTestMail *)g_ptr_array_index(mails, 1))->eml,
-				    "Subject: backup failed (repeated 1 time)"));
+	g_assert_true(ms_test_bytes_contain(((MsTestMail *)g_ptr_array_index(mails, 1))->eml,
+					    "Subject: backup failed (repeated 1 time)"));
 }
 
 /* a merged Notify is on disk before its caller hears back: killed while the window is open,
@@ -2190,8 +2170,9 @@ test_notify_digest_survives_kill(void)
 	MsTestMail *mail;
 
 	g_assert_no_error(error);
-	conf =
-	    make_conf(server, "security=none\nnotify-to=admin@example.test\nnotify-coalesce=600\n");
+	conf = ms_test_server_make_conf(
+	    server,
+	    "security=none\nnotify-to=admin@example.test\nnotify-coalesce=600\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -2214,8 +2195,9 @@ test_notify_digest_survives_kill(void)
 	mails = ms_test_server_wait_for_messages(server, 2, WAIT_MS);
 	g_assert_cmpuint(mails->len, ==, 2);
 	mail = g_ptr_array_index(mails, 1);
-	g_assert_true(bytes_contain(mail->eml, "Subject: disk failing (repeated 2 times)"));
-	g_assert_true(bytes_contain(mail->eml, "This notification was repeated 2 times between"));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "Subject: disk failing (repeated 2 times)"));
+	g_assert_true(
+	    ms_test_bytes_contain(mail->eml, "This notification was repeated 2 times between"));
 }
 
 /* a digest job cancelled while its window is open: its spool files go, and neither the window's
@@ -2236,8 +2218,9 @@ test_notify_digest_cancelled(void)
 	g_autoptr(GVariant) list = NULL;
 
 	g_assert_no_error(error);
-	conf =
-	    make_conf(server, "security=none\nnotify-to=admin@example.test\nnotify-coalesce=600\n");
+	conf = ms_test_server_make_conf(
+	    server,
+	    "security=none\nnotify-to=admin@example.test\nnotify-coalesce=600\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -2291,7 +2274,7 @@ test_spool_lock_respected(void)
 	int fd;
 
 	g_assert_no_error(error);
-	conf = make_conf(down, "security=none\nretry-delay=3600\n");
+	conf = ms_test_server_make_conf(down, "security=none\nretry-delay=3600\n");
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -2315,7 +2298,7 @@ test_spool_lock_respected(void)
 	up = ms_test_server_start("plain", NULL, &error);
 	g_assert_no_error(error);
 	g_free(conf);
-	conf = make_conf(up, "security=none\n");
+	conf = ms_test_server_make_conf(up, "security=none\n");
 	write_conf(daemon, conf);
 	g_assert_true(ms_test_daemon_restart(daemon, &error));
 	g_assert_no_error(error);
@@ -2347,7 +2330,7 @@ send_one(const gchar *const *server_args, const gchar *message)
 	const gchar *result;
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=none\n" ONE_ATTEMPT);
+	conf = ms_test_server_make_conf(server, "security=none\n" ONE_ATTEMPT);
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -2383,9 +2366,9 @@ test_send_8bitmime(void)
 
 	g_assert_true(g_strv_contains((const gchar *const *)mail->mail_options, "BODY=8BITMIME"));
 	g_assert_false(g_strv_contains((const gchar *const *)mail->mail_options, "SMTPUTF8"));
-	g_assert_true(bytes_contain(mail->eml,
-				    "Content-Transfer-Encoding: 8bit\r\n\r\n"
-				    "Grüße aus Köln\r\n你好\r\n"));
+	g_assert_true(ms_test_bytes_contain(mail->eml,
+					    "Content-Transfer-Encoding: 8bit\r\n\r\n"
+					    "Grüße aus Köln\r\n你好\r\n"));
 }
 
 /* a server without 8BITMIME gets the same message with its 8bit parts as quoted-printable,
@@ -2403,15 +2386,16 @@ test_send_8bit_downgraded(void)
 	for (guint i = 0; mail->mail_options[i] != NULL; i++)
 		g_assert_false(g_str_has_prefix(mail->mail_options[i], "BODY="));
 	g_assert_true(bytes_are_ascii(mail->eml));
-	g_assert_false(bytes_contain(mail->eml, "8bit"));
-	g_assert_true(bytes_contain(mail->eml,
-				    "Content-Type: text/plain; charset=utf-8\r\n"
-				    "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-				    "Gr=C3=BC=C3=9Fe aus K=C3=B6ln=20\r\n.Punkt\r\n\r\n--"));
-	g_assert_true(bytes_contain(mail->eml,
-				    "Content-Type: text/html; charset=utf-8\r\n"
-				    "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-				    "<p>Gr=C3=BC=C3=9Fe</p>\r\n\r\n--"));
+	g_assert_false(ms_test_bytes_contain(mail->eml, "8bit"));
+	g_assert_true(
+	    ms_test_bytes_contain(mail->eml,
+				  "Content-Type: text/plain; charset=utf-8\r\n"
+				  "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+				  "Gr=C3=BC=C3=9Fe aus K=C3=B6ln=20\r\n.Punkt\r\n\r\n--"));
+	g_assert_true(ms_test_bytes_contain(mail->eml,
+					    "Content-Type: text/html; charset=utf-8\r\n"
+					    "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+					    "<p>Gr=C3=BC=C3=9Fe</p>\r\n\r\n--"));
 	/* and a mail reader gets back the text that was sent */
 	description = describe_mime(mail->eml);
 	g_assert_cmpstr(description,
@@ -2449,7 +2433,7 @@ test_send_raw_8bit(void)
 		MsTestMail *mail;
 
 		g_assert_no_error(error);
-		conf = make_conf(server, "security=none\n" ONE_ATTEMPT);
+		conf = ms_test_server_make_conf(server, "security=none\n" ONE_ATTEMPT);
 		daemon = ms_test_daemon_start(conf, &error);
 		g_assert_no_error(error);
 		signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -2462,20 +2446,21 @@ test_send_raw_8bit(void)
 		if (i == 0) {
 			g_assert_true(g_strv_contains((const gchar *const *)mail->mail_options,
 						      "BODY=8BITMIME"));
-			g_assert_true(
-			    bytes_contain(mail->eml, "Content-Transfer-Encoding: 8bit\r\n"));
-			g_assert_true(bytes_contain(mail->eml, "\r\n\r\nGrüße\r\n"));
+			g_assert_true(ms_test_bytes_contain(mail->eml,
+							    "Content-Transfer-Encoding: 8bit\r\n"));
+			g_assert_true(ms_test_bytes_contain(mail->eml, "\r\n\r\nGrüße\r\n"));
 		} else {
 			g_assert_false(g_strv_contains((const gchar *const *)mail->mail_options,
 						       "BODY=8BITMIME"));
 			g_assert_true(bytes_are_ascii(mail->eml));
+			g_assert_true(ms_test_bytes_contain(
+			    mail->eml,
+			    "Subject: raw\r\n"
+			    "MIME-Version: 1.0\r\n"
+			    "Content-Type: text/plain; charset=utf-8\r\n"
+			    "Content-Transfer-Encoding: quoted-printable\r\n"));
 			g_assert_true(
-			    bytes_contain(mail->eml,
-					  "Subject: raw\r\n"
-					  "MIME-Version: 1.0\r\n"
-					  "Content-Type: text/plain; charset=utf-8\r\n"
-					  "Content-Transfer-Encoding: quoted-printable\r\n"));
-			g_assert_true(bytes_contain(mail->eml, "\r\n\r\nGr=C3=BC=C3=9Fe\r\n"));
+			    ms_test_bytes_contain(mail->eml, "\r\n\r\nGr=C3=BC=C3=9Fe\r\n"));
 		}
 	}
 }
@@ -2495,9 +2480,9 @@ test_send_smtputf8(void)
 	g_assert_true(g_strv_contains((const gchar *const *)mail->mail_options, "SMTPUTF8"));
 	g_assert_true(g_strv_contains((const gchar *const *)mail->mail_options, "BODY=8BITMIME"));
 	g_assert_cmpstrv(mail->rcpt_tos, rcpts_expected);
-	g_assert_true(bytes_contain(mail->eml,
-				    "To: =?UTF-8?Q?J=C3=B6rg?= <jörg@example.test>,\r\n"
-				    " bob@xn--bcher-kva.example\r\n"));
+	g_assert_true(ms_test_bytes_contain(mail->eml,
+					    "To: =?UTF-8?Q?J=C3=B6rg?= <jörg@example.test>,\r\n"
+					    " bob@xn--bcher-kva.example\r\n"));
 }
 
 /* an internationalized domain alone needs nothing from the server */
@@ -2529,7 +2514,7 @@ test_smtputf8_not_offered(void)
 	g_autofree gchar *log = NULL;
 
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=none\n" ONE_ATTEMPT);
+	conf = ms_test_server_make_conf(server, "security=none\n" ONE_ATTEMPT);
 	daemon = ms_test_daemon_start(conf, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
@@ -2577,7 +2562,7 @@ test_finished_jobs_forgotten(void)
 	g_autoptr(GVariant) ret = NULL;
 	g_autofree gchar *job = NULL;
 	g_assert_no_error(error);
-	conf = make_conf(server, "security=none\n");
+	conf = ms_test_server_make_conf(server, "security=none\n");
 	daemon = ms_test_daemon_start_full(conf, NULL, env, &error);
 	g_assert_no_error(error);
 	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
