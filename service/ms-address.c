@@ -168,16 +168,6 @@ ms_address_is_ipv6(const gchar *text)
 }
 
 /* RFC 5321 Domain or address-literal; returns the reason it is not valid, or NULL */
-static gboolean
-ms_address_is_ascii(const gchar *text)
-{
-	for (const gchar *p = text; *p != '\0'; p++) {
-		if ((guchar)*p >= 0x80)
-			return FALSE;
-	}
-	return TRUE;
-}
-
 static gchar *
 ms_address_check_domain(const gchar *domain)
 {
@@ -203,10 +193,10 @@ ms_address_check_domain(const gchar *domain)
 		}
 		return NULL;
 	}
-	if (!ms_address_is_ascii(domain)) {
+	if (!g_str_is_ascii(domain)) {
 		/* an internationalized domain name is checked (and sent) as its A-labels */
 		g_autofree gchar *ascii = g_hostname_to_ascii(domain);
-		if (ascii == NULL || !ms_address_is_ascii(ascii)) {
+		if (ascii == NULL || !g_str_is_ascii(ascii)) {
 			return g_strdup("the domain is not a valid internationalized domain "
 					"name");
 		}
@@ -255,7 +245,7 @@ ms_address_normalize_valid(const gchar *addr_spec)
 	g_autofree gchar *local = g_strndup(addr_spec, at - addr_spec);
 	g_autofree gchar *domain = NULL;
 
-	if (ms_address_is_ascii(at + 1) || at[1] == '[')
+	if (g_str_is_ascii(at + 1) || at[1] == '[')
 		return g_strdup(addr_spec);
 	domain = g_hostname_to_ascii(at + 1);
 	return g_strdup_printf("%s@%s", local, domain);
@@ -373,7 +363,7 @@ gboolean
 ms_address_mailbox_needs_smtputf8(const gchar *addr_spec)
 {
 	g_return_val_if_fail(addr_spec != NULL, FALSE);
-	return !ms_address_is_ascii(addr_spec);
+	return !g_str_is_ascii(addr_spec);
 }
 
 gboolean
@@ -541,7 +531,7 @@ gboolean
 ms_address_needs_smtputf8(const MsAddress *self)
 {
 	g_return_val_if_fail(self != NULL, FALSE);
-	return !ms_address_is_ascii(self->addr_spec);
+	return !g_str_is_ascii(self->addr_spec);
 }
 
 /* RFC 2047 §5 (3): the only characters a Q encoded-word in a phrase may carry as they are;

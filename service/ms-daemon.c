@@ -1569,36 +1569,56 @@ ms_daemon_job_for_path(MsDaemon *self, const gchar *object_path)
 	return ms_queue_get_job(self->queue, object_path + strlen(MS_DBUS_JOB_PATH_PREFIX));
 }
 
-static void
-ms_daemon_cancel_uid_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+/* after ms_authority_get_uid_async() for a call on a job's object: the job when the caller
+ * may act on it (its owner or root); otherwise the call is answered (the uid is unknown, the
+ * job is gone, or somebody else's job: NotAuthorized saying the caller may not read or cancel
+ * it) and NULL is returned */
+static MsJob *
+ms_daemon_owned_job_finish(MsDaemonCall *call, GAsyncResult *res, gboolean to_read)
 {
-	g_autoptr(MsDaemonCall) call = user_data;
 	MsDaemon *self = call->self;
 	const gchar *path = g_dbus_method_invocation_get_object_path(call->invocation);
 	MsJob *job = ms_daemon_job_for_path(self, path);
 	GError *error = NULL;
 	guint32 uid = 0;
 
-	if (!ms_authority_get_uid_finish(MS_AUTHORITY(source), res, &uid, &error)) {
+	if (!ms_authority_get_uid_finish(self->authority, res, &uid, &error)) {
 		ms_daemon_return_error(call, error);
-		return;
+		return NULL;
 	}
 	if (job == NULL) {
 		ms_daemon_return_error(
 		    call,
 		    g_error_new(MS_ERROR, MS_ERROR_NO_SUCH_JOB, _("No such job: %s"), path));
-		return;
+		return NULL;
 	}
 	if (!ms_authority_may_manage_job(self->authority, uid, ms_job_get_owner(job))) {
-		ms_daemon_return_error(call,
-				       g_error_new(MS_ERROR,
-						   MS_ERROR_NOT_AUTHORIZED,
-						   _("Only the user who sent job %s, or root, may "
-						     "cancel it"),
-						   ms_job_get_id(job)));
-		return;
+		ms_daemon_return_error(
+		    call,
+		    to_read
+			? g_error_new(MS_ERROR,
+				      MS_ERROR_NOT_AUTHORIZED,
+				      _("Only the user who sent job %s, or root, may read it"),
+				      ms_job_get_id(job))
+			: g_error_new(MS_ERROR,
+				      MS_ERROR_NOT_AUTHORIZED,
+				      _("Only the user who sent job %s, or root, may cancel it"),
+				      ms_job_get_id(job)));
+		return NULL;
 	}
-	if (!ms_queue_cancel(self->queue, job, &error)) {
+	return job;
+}
+
+static void
+ms_daemon_cancel_uid_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(MsDaemonCall) call = user_data;
+	MsJob *job = ms_daemon_owned_job_finish(call, res, FALSE);
+	GError *error = NULL;
+
+	if (job == NULL)
+		return;
+	if (!ms_queue_cancel(call->self->queue, job, &error)) {
 		ms_daemon_return_error(call, error);
 		return;
 	}
@@ -1617,34 +1637,14 @@ ms_daemon_job_properties_uid_cb(GObject *source, GAsyncResult *res, gpointer use
 {
 	g_autoptr(MsDaemonCall) call = user_data;
 	MsDaemon *self = call->self;
-	const gchar *path = g_dbus_method_invocation_get_object_path(call->invocation);
 	const gchar *method = g_dbus_method_invocation_get_method_name(call->invocation);
-	MsJob *job = ms_daemon_job_for_path(self, path);
+	MsJob *job = ms_daemon_owned_job_finish(call, res, TRUE);
 	GDBusInterfaceInfo *info =
 	    g_dbus_node_info_lookup_interface(self->introspection, MS_DBUS_JOB_INTERFACE);
 	const gchar *interface_name = NULL;
-	GError *error = NULL;
-	guint32 uid = 0;
 
-	if (!ms_authority_get_uid_finish(MS_AUTHORITY(source), res, &uid, &error)) {
-		ms_daemon_return_error(call, error);
+	if (job == NULL)
 		return;
-	}
-	if (job == NULL) {
-		ms_daemon_return_error(
-		    call,
-		    g_error_new(MS_ERROR, MS_ERROR_NO_SUCH_JOB, _("No such job: %s"), path));
-		return;
-	}
-	if (!ms_authority_may_manage_job(self->authority, uid, ms_job_get_owner(job))) {
-		ms_daemon_return_error(call,
-				       g_error_new(MS_ERROR,
-						   MS_ERROR_NOT_AUTHORIZED,
-						   _("Only the user who sent job %s, or root, may "
-						     "read it"),
-						   ms_job_get_id(job)));
-		return;
-	}
 	g_variant_get_child(call->parameters, 0, "&s", &interface_name);
 	if (g_strcmp0(interface_name, MS_DBUS_JOB_INTERFACE) != 0) {
 		g_dbus_method_invocation_return_error(g_steal_pointer(&call->invocation),

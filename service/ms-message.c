@@ -969,8 +969,8 @@ typedef enum {
 } MsMessageCte;
 
 /* RFC 2045 §2.7 and §2.8: 7bit is ASCII, 8bit may have any octet but NUL, and both have lines
- * of at most 998 octets; anything else needs quoted-printable. body is already normalized and
- * valid UTF-8 without NUL */
+ * of at most 998 octets; anything else needs quoted-printable. body is valid UTF-8 without NUL,
+ * with any line ends: the answer is the same before and after normalizing them */
 static MsMessageCte
 ms_message_classify_text(const gchar *body)
 {
@@ -980,9 +980,11 @@ ms_message_classify_text(const gchar *body)
 	for (const gchar *p = body; *p != '\0'; p++) {
 		if ((guchar)*p >= 0x80)
 			ascii = FALSE;
-		if (*p == '\r' && p[1] == '\n') {
+		/* any line end, as ms_message_normalize_body() makes each one CRLF */
+		if (*p == '\r' || *p == '\n') {
 			line = 0;
-			p++;
+			if (*p == '\r' && p[1] == '\n')
+				p++;
 			continue;
 		}
 		if (++line > MS_MESSAGE_LINE_HARD_MAX)
@@ -1083,12 +1085,9 @@ ms_message_set_8bit_allowed(MsMessage *self, gboolean allowed)
 static gboolean
 ms_message_text_is_8bit(MsMessage *self, const gchar *text)
 {
-	g_autofree gchar *normalized = NULL;
-
 	if (!self->allow_8bit || text == NULL)
 		return FALSE;
-	normalized = ms_message_normalize_body(text);
-	return ms_message_classify_text(normalized) == MS_MESSAGE_CTE_8BIT;
+	return ms_message_classify_text(text) == MS_MESSAGE_CTE_8BIT;
 }
 
 static gboolean

@@ -503,11 +503,19 @@ ms_queue_reserved_commit(MsQueue *self,
 			 MsJob *job,
 			 GBytes *message,
 			 gboolean final,
-			 GTask *task_owned)
+			 GAsyncReadyCallback callback,
+			 gpointer user_data)
 {
-	g_autoptr(GTask) task = task_owned;
-	MsQueueEntry *entry = g_hash_table_lookup(self->entries, ms_job_get_id(job));
+	g_autoptr(GTask) task = NULL;
+	MsQueueEntry *entry;
 
+	g_return_if_fail(MS_IS_QUEUE(self));
+	g_return_if_fail(MS_IS_JOB(job));
+	g_return_if_fail(message != NULL);
+
+	task = g_task_new(self, NULL, callback, user_data);
+	g_task_set_source_tag(task, ms_queue_reserved_commit);
+	entry = g_hash_table_lookup(self->entries, ms_job_get_id(job));
 	if (entry == NULL || !entry->held || ms_job_state_is_final(ms_job_get_state(job))) {
 		g_task_return_boolean(task, TRUE);
 		return;
@@ -529,15 +537,7 @@ ms_queue_update_reserved_async(MsQueue *self,
 			       GAsyncReadyCallback callback,
 			       gpointer user_data)
 {
-	GTask *task;
-
-	g_return_if_fail(MS_IS_QUEUE(self));
-	g_return_if_fail(MS_IS_JOB(job));
-	g_return_if_fail(message != NULL);
-
-	task = g_task_new(self, NULL, callback, user_data);
-	g_task_set_source_tag(task, ms_queue_submit_reserved_async);
-	ms_queue_reserved_commit(self, job, message, FALSE, task);
+	ms_queue_reserved_commit(self, job, message, FALSE, callback, user_data);
 }
 
 void
@@ -547,15 +547,7 @@ ms_queue_submit_reserved_async(MsQueue *self,
 			       GAsyncReadyCallback callback,
 			       gpointer user_data)
 {
-	GTask *task;
-
-	g_return_if_fail(MS_IS_QUEUE(self));
-	g_return_if_fail(MS_IS_JOB(job));
-	g_return_if_fail(message != NULL);
-
-	task = g_task_new(self, NULL, callback, user_data);
-	g_task_set_source_tag(task, ms_queue_submit_reserved_async);
-	ms_queue_reserved_commit(self, job, message, TRUE, task);
+	ms_queue_reserved_commit(self, job, message, TRUE, callback, user_data);
 }
 
 gboolean

@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <string.h>
 
+#include "ms-address.h"
 #include "ms-dot-stuffer.h"
 #include "ms-error.h"
 #include "ms-mime-downgrade.h"
@@ -2272,10 +2273,10 @@ ms_smtp_client_open_finish(MsSmtpClient *self, GAsyncResult *res, GError **error
 static const gchar *
 ms_smtp_client_envelope_utf8_address(MsSmtpClientHelper *helper)
 {
-	if (!g_str_is_ascii(helper->envelope_from))
+	if (ms_address_mailbox_needs_smtputf8(helper->envelope_from))
 		return helper->envelope_from;
 	for (guint i = 0; i < helper->n_recipients; i++) {
-		if (!g_str_is_ascii(helper->recipients[i]))
+		if (ms_address_mailbox_needs_smtputf8(helper->recipients[i]))
 			return helper->recipients[i];
 	}
 	return NULL;
