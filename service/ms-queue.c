@@ -18,7 +18,6 @@
 #define MS_QUEUE_MAX_RETRY_DELAY	3600
 #define MS_QUEUE_PROGRESS_INTERVAL_USEC (G_USEC_PER_SEC / 10)
 #define MS_QUEUE_STOP_GRACE_SECONDS	5
-#define MS_QUEUE_READ_AT_ONCE_SIZE	(64 * 1024)
 
 /* what the queue knows about a job beyond its exported state */
 typedef struct {
@@ -1153,36 +1152,11 @@ ms_queue_credentials_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	ms_queue_open_session(delivery, password);
 }
 
-/* a message of one chunk is read at once, into memory: it was written a moment ago and is
- * in the page cache, and streaming it from the file would take a worker thread per read;
- * NULL for a larger one, or if it cannot be read whole */
-static GInputStream *
-ms_queue_read_small_message(GInputStream *input, guint64 size)
-{
-	g_autofree guint8 *data = NULL;
-	gsize n_read = 0;
-
-	if (size > MS_QUEUE_READ_AT_ONCE_SIZE)
-		return NULL;
-	data = g_malloc(MAX(size, 1));
-	if (g_input_stream_read_all(input, data, size, &n_read, NULL, NULL) && n_read == size) {
-		g_autoptr(GBytes) bytes = g_bytes_new_take(g_steal_pointer(&data), size);
-		return g_memory_input_stream_new_from_bytes(bytes);
-	}
-	/* streamed from the start after all, which reports what is wrong */
-	g_seekable_seek(G_SEEKABLE(input), 0, G_SEEK_SET, NULL, NULL);
-	return NULL;
-}
-
 static void
 ms_queue_start_attempt(MsQueue *self, MsQueueEntry *entry, MsAccount *account)
 {
 	MsJob *job = entry->job;
 	MsDelivery *delivery = g_new0(MsDelivery, 1);
-	g_autofree gchar *msg_path = ms_spool_get_message_path(self->spool, ms_job_get_id(job));
-	g_autoptr(GFile) file = g_file_new_for_path(msg_path);
-	g_autoptr(GFileInputStream) input = NULL;
-	g_autoptr(GFileInfo) info = NULL;
 	g_autoptr(GError) error = NULL;
 	MsSmtpClient *client;
 
@@ -1200,16 +1174,12 @@ ms_queue_start_attempt(MsQueue *self, MsQueueEntry *entry, MsAccount *account)
 		ms_job_get_attempts(job),
 		ms_account_get_name(account));
 
-	/* read in 64 KiB chunks as it is sent, not mapped: mapped pages once read stay in the
-	 * daemon's RSS, so a 50 MiB message would grow it by 50 MiB */
-	input = g_file_read(file, NULL, &error);
-	if (input != NULL) {
-		info = g_file_input_stream_query_info(input,
-						      G_FILE_ATTRIBUTE_STANDARD_SIZE,
-						      NULL,
-						      &error);
-	}
-	if (info == NULL) {
+	entry->message = ms_spool_read_message(self->spool,
+					       ms_job_get_id(job),
+					       entry->lock_fd,
+					       &entry->message_size,
+					       &error);
+	if (entry->message == NULL) {
 		g_autoptr(MsDelivery) owned = delivery;
 		ms_queue_attempt_done(owned,
 				      NULL,
@@ -1219,10 +1189,6 @@ ms_queue_start_attempt(MsQueue *self, MsQueueEntry *entry, MsAccount *account)
 						  error->message));
 		return;
 	}
-	entry->message_size = g_file_info_get_size(info);
-	entry->message = ms_queue_read_small_message(G_INPUT_STREAM(input), entry->message_size);
-	if (entry->message == NULL)
-		entry->message = G_INPUT_STREAM(g_steal_pointer(&input));
 
 	client = ms_queue_session_take(self, account);
 	if (client != NULL) {
@@ -1378,8 +1344,8 @@ ms_queue_cancel(MsQueue *self, MsJob *job, GError **error)
 static gboolean
 ms_queue_recover_job(MsQueue *self, const gchar *id, GError **error)
 {
-	g_autoptr(GKeyFile) kf = ms_spool_load_envelope(self->spool, id, error);
-	g_autofree gchar *msg_path = NULL;
+	guint64 message_size = 0;
+	g_autoptr(GKeyFile) kf = ms_spool_load_envelope(self->spool, id, &message_size, error);
 	g_autofree gchar *account = NULL;
 	g_autofree gchar *sender = NULL;
 	g_auto(GStrv) recipients = NULL;
@@ -1388,7 +1354,6 @@ ms_queue_recover_job(MsQueue *self, const gchar *id, GError **error)
 	g_auto(GStrv) rejected_addresses = NULL;
 	g_auto(GStrv) rejected_replies = NULL;
 	gsize n_rejected = 0;
-	GStatBuf st;
 
 	if (kf == NULL)
 		return FALSE;
@@ -1401,16 +1366,11 @@ ms_queue_recover_job(MsQueue *self, const gchar *id, GError **error)
 	recipients = g_key_file_get_string_list(kf, "job", "recipients", NULL, error);
 	if (recipients == NULL)
 		return FALSE;
-	msg_path = ms_spool_get_message_path(self->spool, id);
-	if (g_stat(msg_path, &st) != 0) {
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "no %s", msg_path);
-		return FALSE;
-	}
 	job = ms_job_new(id,
 			 account,
 			 sender,
 			 (const gchar *const *)recipients,
-			 (guint64)st.st_size,
+			 message_size,
 			 g_key_file_get_int64(kf, "job", "created", NULL));
 	ms_job_set_attempts(job, (guint)g_key_file_get_uint64(kf, "job", "attempts", NULL));
 	ms_job_set_owner(job,

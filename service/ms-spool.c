@@ -8,11 +8,23 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "ms-error.h"
 #include "ms-job.h"
 #include "ms-spool.h"
+
+#define MS_SPOOL_JOB_SUFFIX   ".mail"
+#define MS_SPOOL_STATE_SUFFIX ".state"
+/* the last line of a job file: "mail-sender-spool-1 <message length> <envelope length>\n",
+ * the lengths in hex of fixed width, so that the footer has a fixed size */
+#define MS_SPOOL_FOOTER_MAGIC "mail-sender-spool-1"
+#define MS_SPOOL_FOOTER_SIZE  (sizeof(MS_SPOOL_FOOTER_MAGIC) - 1 + 1 + 16 + 1 + 8 + 1)
+#define MS_SPOOL_ENVELOPE_MAX (16 * 1024 * 1024)
+/* messages up to this size are read into memory at once for delivery */
+#define MS_SPOOL_READ_AT_ONCE_SIZE (64 * 1024)
 
 struct _MsSpool {
 	GObject parent_instance;
@@ -66,26 +78,149 @@ ms_spool_set_errno_error(GError **error, int errsv, const gchar *what, const gch
 	return FALSE;
 }
 
-/* write_all to a new file; no flush here, the group commit flushes once for all */
-static gboolean
-ms_spool_write_new_file(const gchar *path, const guint8 *data, gsize size, GError **error)
+static void
+ms_spool_format_footer(gchar footer[MS_SPOOL_FOOTER_SIZE + 1],
+		       guint64 message_size,
+		       gsize envelope_size)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	g_snprintf(footer,
+		   MS_SPOOL_FOOTER_SIZE + 1,
+		   "%s %016" G_GINT64_MODIFIER "x %08x\n",
+		   MS_SPOOL_FOOTER_MAGIC,
+		   message_size,
+		   (guint)envelope_size);
+}
+
+static gboolean
+ms_spool_pread_all(int fd, void *buf, gsize size, goffset offset)
+{
 	gsize done = 0;
 
-	if (fd < 0)
-		return ms_spool_set_errno_error(error, errno, "creating", path);
 	while (done < size) {
-		ssize_t n = write(fd, data + done, size - done);
+		ssize_t n = pread(fd, (guint8 *)buf + done, size - done, (off_t)(offset + done));
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
+		if (n <= 0)
+			return FALSE;
+		done += (gsize)n;
+	}
+	return TRUE;
+}
+
+static gboolean
+ms_spool_parse_hex(const gchar *text, guint digits, guint64 *value)
+{
+	*value = 0;
+	for (guint i = 0; i < digits; i++) {
+		gint digit = g_ascii_xdigit_value(text[i]);
+		if (digit < 0)
+			return FALSE;
+		*value = *value * 16 + (guint64)digit;
+	}
+	return TRUE;
+}
+
+/* the sizes of a job file's message and envelope, from its footer; an error if it is not a
+ * whole job file */
+static gboolean
+ms_spool_read_footer(int fd,
+		     const gchar *path,
+		     guint64 *message_size,
+		     gsize *envelope_size,
+		     GError **error)
+{
+	const gsize magic_len = sizeof(MS_SPOOL_FOOTER_MAGIC) - 1;
+	gchar footer[MS_SPOOL_FOOTER_SIZE];
+	guint64 msg = 0;
+	guint64 env = 0;
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return ms_spool_set_errno_error(error, errno, "reading", path);
+	if ((guint64)st.st_size < MS_SPOOL_FOOTER_SIZE ||
+	    !ms_spool_pread_all(fd, footer, sizeof(footer), st.st_size - MS_SPOOL_FOOTER_SIZE) ||
+	    memcmp(footer, MS_SPOOL_FOOTER_MAGIC " ", magic_len + 1) != 0 ||
+	    !ms_spool_parse_hex(footer + magic_len + 1, 16, &msg) ||
+	    footer[magic_len + 17] != ' ' ||
+	    !ms_spool_parse_hex(footer + magic_len + 18, 8, &env) ||
+	    footer[MS_SPOOL_FOOTER_SIZE - 1] != '\n' || env > MS_SPOOL_ENVELOPE_MAX ||
+	    msg > (guint64)st.st_size || msg + env + MS_SPOOL_FOOTER_SIZE != (guint64)st.st_size) {
+		g_set_error(error,
+			    G_IO_ERROR,
+			    G_IO_ERROR_INVALID_DATA,
+			    "%s is not a complete spool job (no valid footer)",
+			    path);
+		return FALSE;
+	}
+	*message_size = msg;
+	*envelope_size = (gsize)env;
+	return TRUE;
+}
+
+/* writes the pieces in order, as few system calls as the kernel allows */
+static gboolean
+ms_spool_writev_all(int fd, struct iovec *iov, guint n_iov)
+{
+	while (n_iov > 0) {
+		ssize_t n = writev(fd, iov, (int)n_iov);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return FALSE;
+		while (n_iov > 0 && (gsize)n >= iov->iov_len) {
+			n -= (ssize_t)iov->iov_len;
+			iov++;
+			n_iov--;
+		}
+		if (n_iov > 0) {
+			iov->iov_base = (guint8 *)iov->iov_base + n;
+			iov->iov_len -= (gsize)n;
+		}
+	}
+	return TRUE;
+}
+
+/* tmp/ID.mail: the message (written now, or streamed there before), the envelope and the
+ * footer; no flush here, the group commit flushes once for all */
+static gboolean
+ms_spool_write_job_file(const gchar *path, GBytes *message, const gchar *envelope, GError **error)
+{
+	int fd;
+	gsize env_len = strlen(envelope);
+	guint64 msg_len = 0;
+	gchar footer[MS_SPOOL_FOOTER_SIZE + 1];
+	struct iovec iov[3];
+	guint n_iov = 0;
+
+	if (message != NULL) {
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return ms_spool_set_errno_error(error, errno, "creating", path);
+		iov[n_iov].iov_base = (void *)g_bytes_get_data(message, NULL);
+		iov[n_iov++].iov_len = g_bytes_get_size(message);
+		msg_len = g_bytes_get_size(message);
+	} else {
+		struct stat st;
+		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+		if (fd < 0)
+			return ms_spool_set_errno_error(error, errno, "opening", path);
+		if (fstat(fd, &st) != 0) {
 			int errsv = errno;
 			close(fd);
-			g_unlink(path);
-			return ms_spool_set_errno_error(error, errsv, "writing", path);
+			return ms_spool_set_errno_error(error, errsv, "reading", path);
 		}
-		done += (gsize)n;
+		msg_len = (guint64)st.st_size;
+	}
+	ms_spool_format_footer(footer, msg_len, env_len);
+	iov[n_iov].iov_base = (void *)envelope;
+	iov[n_iov++].iov_len = env_len;
+	iov[n_iov].iov_base = footer;
+	iov[n_iov++].iov_len = MS_SPOOL_FOOTER_SIZE;
+	if (!ms_spool_writev_all(fd, iov, n_iov)) {
+		int errsv = errno;
+		close(fd);
+		g_unlink(path);
+		return ms_spool_set_errno_error(error, errsv, "writing", path);
 	}
 	if (close(fd) != 0) {
 		int errsv = errno;
@@ -121,15 +256,13 @@ ms_spool_unlink_commit(MsSpool *self, MsSpoolCommit *commit)
 	const gchar *dirs[] = {self->tmp_dir, self->dir};
 
 	for (guint i = 0; i < (commit->replace ? 1 : G_N_ELEMENTS(dirs)); i++) {
-		g_autofree gchar *job = ms_spool_path(dirs[i], commit->id, ".job");
-		g_autofree gchar *msg = ms_spool_path(dirs[i], commit->id, ".msg");
+		g_autofree gchar *job = ms_spool_path(dirs[i], commit->id, MS_SPOOL_JOB_SUFFIX);
 		g_unlink(job);
-		g_unlink(msg);
 	}
 }
 
-/* the worker: write every file of the batch to tmp/, flush once, rename into place, fsync the
- * directory once; a failure of the shared steps fails the whole batch */
+/* the worker: write every job file of the batch to tmp/, flush once, rename them into place,
+ * fsync the directory once; a failure of the shared steps fails the whole batch */
 static void
 ms_spool_group_commit_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *c)
 {
@@ -140,18 +273,13 @@ ms_spool_group_commit_thread(GTask *task, gpointer source, gpointer task_data, G
 
 	for (guint i = 0; i < batch->len; i++) {
 		MsSpoolCommit *commit = g_ptr_array_index(batch, i);
-		g_autofree gchar *msg = ms_spool_path(self->tmp_dir, commit->id, ".msg");
-		g_autofree gchar *job = ms_spool_path(self->tmp_dir, commit->id, ".job");
-		gsize size = 0;
-		const guint8 *data =
-		    commit->message != NULL ? g_bytes_get_data(commit->message, &size) : NULL;
+		g_autofree gchar *job =
+		    ms_spool_path(self->tmp_dir, commit->id, MS_SPOOL_JOB_SUFFIX);
 
 		/* no message: it was streamed into tmp/ already (ms_spool_create_message) */
-		if ((commit->message != NULL &&
-		     !ms_spool_write_new_file(msg, data, size, &commit->error)) ||
-		    !ms_spool_write_new_file(job,
-					     (const guint8 *)commit->envelope,
-					     strlen(commit->envelope),
+		if (!ms_spool_write_job_file(job,
+					     commit->message,
+					     commit->envelope,
 					     &commit->error)) {
 			ms_spool_unlink_commit(self, commit);
 			continue;
@@ -162,19 +290,15 @@ ms_spool_group_commit_thread(GTask *task, gpointer source, gpointer task_data, G
 		written = 0;
 	for (guint i = 0; i < batch->len && error_shared == NULL; i++) {
 		MsSpoolCommit *commit = g_ptr_array_index(batch, i);
-		const gchar *suffixes[] = {".msg", ".job"}; /* the marker last */
+		g_autofree gchar *from =
+		    ms_spool_path(self->tmp_dir, commit->id, MS_SPOOL_JOB_SUFFIX);
+		g_autofree gchar *to = ms_spool_path(self->dir, commit->id, MS_SPOOL_JOB_SUFFIX);
 
 		if (commit->error != NULL)
 			continue;
-		for (guint j = 0; j < G_N_ELEMENTS(suffixes); j++) {
-			g_autofree gchar *from =
-			    ms_spool_path(self->tmp_dir, commit->id, suffixes[j]);
-			g_autofree gchar *to = ms_spool_path(self->dir, commit->id, suffixes[j]);
-			if (g_rename(from, to) != 0) {
-				ms_spool_set_errno_error(&commit->error, errno, "renaming", from);
-				ms_spool_unlink_commit(self, commit);
-				break;
-			}
+		if (g_rename(from, to) != 0) {
+			ms_spool_set_errno_error(&commit->error, errno, "renaming", from);
+			ms_spool_unlink_commit(self, commit);
 		}
 	}
 	if (error_shared == NULL && written > 0)
@@ -310,7 +434,7 @@ ms_spool_create_message(MsSpool *self, const gchar *id, GError **error)
 	g_return_val_if_fail(MS_IS_SPOOL(self), NULL);
 	g_return_val_if_fail(ms_job_id_is_valid(id), NULL);
 
-	path = ms_spool_path(self->tmp_dir, id, ".msg");
+	path = ms_spool_path(self->tmp_dir, id, MS_SPOOL_JOB_SUFFIX);
 	file = g_file_new_for_path(path);
 	/* opening a new file is quick; the writing that follows is asynchronous */
 	out = g_file_create(file, G_FILE_CREATE_PRIVATE, NULL, &error_local);
@@ -338,7 +462,7 @@ ms_spool_discard(MsSpool *self, const gchar *id)
 	g_autofree gchar *path = NULL;
 
 	g_return_if_fail(MS_IS_SPOOL(self));
-	path = ms_spool_path(self->tmp_dir, id, ".msg");
+	path = ms_spool_path(self->tmp_dir, id, MS_SPOOL_JOB_SUFFIX);
 	g_unlink(path);
 }
 
@@ -357,10 +481,50 @@ ms_spool_mkdir(const gchar *dir, GError **error)
 	return TRUE;
 }
 
+/* a job of the 0.1 layout, ID.msg and ID.job, becomes ID.mail by the same protocol as a commit:
+ * written to tmp/, flushed, renamed into the spool, the directory flushed; only then do the old
+ * files go. A crash in between leaves both, and the next start finishes the move. */
+static gboolean
+ms_spool_migrate_job(MsSpool *self, const gchar *id, GError **error)
+{
+	g_autofree gchar *old_job = ms_spool_path(self->dir, id, ".job");
+	g_autofree gchar *old_msg = ms_spool_path(self->dir, id, ".msg");
+	g_autofree gchar *tmp = ms_spool_path(self->tmp_dir, id, MS_SPOOL_JOB_SUFFIX);
+	g_autofree gchar *done = ms_spool_path(self->dir, id, MS_SPOOL_JOB_SUFFIX);
+	g_autofree gchar *envelope = NULL;
+	g_autoptr(GFile) from = g_file_new_for_path(old_msg);
+	g_autoptr(GFile) to = g_file_new_for_path(tmp);
+	int fd;
+
+	if (!g_file_test(done, G_FILE_TEST_EXISTS)) {
+		if (!g_file_get_contents(old_job, &envelope, NULL, error) ||
+		    !g_file_copy(from, to, G_FILE_COPY_OVERWRITE, NULL, NULL, NULL, error) ||
+		    !ms_spool_write_job_file(tmp, NULL, envelope, error))
+			return FALSE;
+		fd = open(tmp, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || fsync(fd) != 0) {
+			int errsv = errno;
+			if (fd >= 0)
+				close(fd);
+			return ms_spool_set_errno_error(error, errsv, "syncing", tmp);
+		}
+		close(fd);
+		if (g_rename(tmp, done) != 0)
+			return ms_spool_set_errno_error(error, errno, "renaming", tmp);
+		if (!ms_spool_sync_dir(self->dir, FALSE, error))
+			return FALSE;
+	}
+	g_unlink(old_msg);
+	g_unlink(old_job);
+	g_info("moved job %s to the spool layout of one file per job", id);
+	return TRUE;
+}
+
 gboolean
 ms_spool_open(MsSpool *self, GError **error)
 {
 	g_autoptr(GDir) dir = NULL;
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
 	const gchar *name;
 
 	g_return_val_if_fail(MS_IS_SPOOL(self), FALSE);
@@ -380,17 +544,38 @@ ms_spool_open(MsSpool *self, GError **error)
 	dir = g_dir_open(self->dir, 0, error);
 	if (dir == NULL)
 		return FALSE;
-	while ((name = g_dir_read_name(dir)) != NULL) {
-		g_autofree gchar *path = g_build_filename(self->dir, name, NULL);
+	while ((name = g_dir_read_name(dir)) != NULL)
+		g_ptr_array_add(names, g_strdup(name));
+	for (guint i = 0; i < names->len; i++) {
+		const gchar *file = g_ptr_array_index(names, i);
+		g_autofree gchar *path = g_build_filename(self->dir, file, NULL);
 		g_autofree gchar *id = NULL;
 		g_autofree gchar *job = NULL;
+		g_autoptr(GError) error_local = NULL;
 
-		if (!g_str_has_suffix(name, ".msg"))
+		if (g_str_has_suffix(file, ".job")) {
+			/* the 0.1 layout: ID.job marked a committed ID.msg */
+			id = g_strndup(file, strlen(file) - 4);
+			if (ms_job_id_is_valid(id) && !ms_spool_migrate_job(self, id, &error_local))
+				g_warning("cannot move job %s to the new spool layout, it stays "
+					  "queued as it is: %s",
+					  id,
+					  error_local->message);
 			continue;
-		id = g_strndup(name, strlen(name) - 4);
-		job = ms_spool_path(self->dir, id, ".job");
+		}
+		if (g_str_has_suffix(file, ".msg")) {
+			/* 0.1: a message without its ID.job, a commit that never finished */
+			id = g_strndup(file, strlen(file) - 4);
+			job = ms_spool_path(self->dir, id, ".job");
+		} else if (g_str_has_suffix(file, MS_SPOOL_STATE_SUFFIX)) {
+			/* the newer envelope of a job that was removed before it */
+			id = g_strndup(file, strlen(file) - strlen(MS_SPOOL_STATE_SUFFIX));
+			job = ms_spool_path(self->dir, id, MS_SPOOL_JOB_SUFFIX);
+		} else {
+			continue;
+		}
 		if (!g_file_test(job, G_FILE_TEST_EXISTS)) {
-			g_debug("removing %s: its commit never finished", path);
+			g_debug("removing %s: its job is not in the spool", path);
 			g_unlink(path);
 		}
 	}
@@ -410,9 +595,9 @@ ms_spool_list(MsSpool *self)
 		return ids;
 	while ((name = g_dir_read_name(dir)) != NULL) {
 		g_autofree gchar *id = NULL;
-		if (!g_str_has_suffix(name, ".job"))
+		if (!g_str_has_suffix(name, MS_SPOOL_JOB_SUFFIX))
 			continue;
-		id = g_strndup(name, strlen(name) - 4);
+		id = g_strndup(name, strlen(name) - strlen(MS_SPOOL_JOB_SUFFIX));
 		if (ms_job_id_is_valid(id))
 			g_ptr_array_add(ids, g_steal_pointer(&id));
 	}
@@ -422,22 +607,75 @@ ms_spool_list(MsSpool *self)
 }
 
 GKeyFile *
-ms_spool_load_envelope(MsSpool *self, const gchar *id, GError **error)
+ms_spool_load_envelope(MsSpool *self, const gchar *id, guint64 *message_size, GError **error)
 {
-	g_autofree gchar *path = ms_spool_path(self->dir, id, ".job");
+	g_autofree gchar *path = NULL;
+	g_autofree gchar *state = NULL;
+	g_autofree gchar *envelope = NULL;
 	g_autoptr(GKeyFile) kf = g_key_file_new();
+	gsize envelope_size = 0;
+	gboolean ok;
+	int fd;
 
 	g_return_val_if_fail(MS_IS_SPOOL(self), NULL);
-	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, error))
+	path = ms_spool_path(self->dir, id, MS_SPOOL_JOB_SUFFIX);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ms_spool_set_errno_error(error, errno, "opening", path);
+		return NULL;
+	}
+	ok = ms_spool_read_footer(fd, path, message_size, &envelope_size, error);
+	if (ok) {
+		envelope = g_malloc(envelope_size + 1);
+		envelope[envelope_size] = '\0';
+		ok = ms_spool_pread_all(fd, envelope, envelope_size, (goffset)*message_size);
+		if (!ok)
+			ms_spool_set_errno_error(error, errno != 0 ? errno : EIO, "reading", path);
+	}
+	close(fd);
+	if (!ok)
+		return NULL;
+	/* the envelope as it was updated after the commit, if it was */
+	state = ms_spool_path(self->dir, id, MS_SPOOL_STATE_SUFFIX);
+	if (g_key_file_load_from_file(kf, state, G_KEY_FILE_NONE, NULL))
+		return g_steal_pointer(&kf);
+	if (!g_key_file_load_from_data(kf, envelope, envelope_size, G_KEY_FILE_NONE, error))
 		return NULL;
 	return g_steal_pointer(&kf);
 }
 
-gchar *
-ms_spool_get_message_path(MsSpool *self, const gchar *id)
+GInputStream *
+ms_spool_read_message(MsSpool *self,
+		      const gchar *id,
+		      gint lock_fd,
+		      guint64 *message_size,
+		      GError **error)
 {
+	g_autofree gchar *path = NULL;
+	g_autoptr(GFile) file = NULL;
+	gsize envelope_size = 0;
+
 	g_return_val_if_fail(MS_IS_SPOOL(self), NULL);
-	return ms_spool_path(self->dir, id, ".msg");
+	g_return_val_if_fail(lock_fd >= 0, NULL);
+
+	path = ms_spool_path(self->dir, id, MS_SPOOL_JOB_SUFFIX);
+	if (!ms_spool_read_footer(lock_fd, path, message_size, &envelope_size, error))
+		return NULL;
+	if (*message_size <= MS_SPOOL_READ_AT_ONCE_SIZE) {
+		g_autofree guint8 *data = g_malloc(MAX(*message_size, 1));
+		g_autoptr(GBytes) bytes = NULL;
+
+		if (!ms_spool_pread_all(lock_fd, data, *message_size, 0)) {
+			ms_spool_set_errno_error(error, errno != 0 ? errno : EIO, "reading", path);
+			return NULL;
+		}
+		bytes = g_bytes_new_take(g_steal_pointer(&data), *message_size);
+		return g_memory_input_stream_new_from_bytes(bytes);
+	}
+	/* read in 64 KiB chunks as it is sent, in GIO's worker threads, not mapped: mapped pages
+	 * once read stay in the daemon's RSS, so a 50 MiB message would grow it by 50 MiB */
+	file = g_file_new_for_path(path);
+	return G_INPUT_STREAM(g_file_read(file, NULL, error));
 }
 
 const gchar *
@@ -454,7 +692,7 @@ ms_spool_lock(MsSpool *self, const gchar *id, GError **error)
 	int fd;
 
 	g_return_val_if_fail(MS_IS_SPOOL(self), -1);
-	path = ms_spool_path(self->dir, id, ".job");
+	path = ms_spool_path(self->dir, id, MS_SPOOL_JOB_SUFFIX);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int errsv = errno;
@@ -503,7 +741,7 @@ ms_spool_update_envelope(MsSpool *self, const gchar *id, const gchar *envelope)
 	g_autoptr(GError) error = NULL;
 
 	g_return_if_fail(MS_IS_SPOOL(self));
-	path = ms_spool_path(self->dir, id, ".job");
+	path = ms_spool_path(self->dir, id, MS_SPOOL_STATE_SUFFIX);
 	if (!g_file_set_contents_full(path,
 				      envelope,
 				      -1,
@@ -516,39 +754,52 @@ ms_spool_update_envelope(MsSpool *self, const gchar *id, const gchar *envelope)
 void
 ms_spool_remove(MsSpool *self, const gchar *id)
 {
-	g_autofree gchar *msg = NULL;
 	g_autofree gchar *job = NULL;
+	g_autofree gchar *state = NULL;
 
 	g_return_if_fail(MS_IS_SPOOL(self));
-	msg = ms_spool_path(self->dir, id, ".msg");
-	job = ms_spool_path(self->dir, id, ".job");
-	g_unlink(msg);
-	/* the marker last: until it is gone a crash means "deliver again", never "lost" */
+	job = ms_spool_path(self->dir, id, MS_SPOOL_JOB_SUFFIX);
+	state = ms_spool_path(self->dir, id, MS_SPOOL_STATE_SUFFIX);
+	/* the job first: a state file left alone by a crash is removed at the next start */
 	g_unlink(job);
+	g_unlink(state);
 }
 
 void
 ms_spool_move_to_failed(MsSpool *self, const gchar *id, const gchar *envelope)
 {
-	g_autofree gchar *msg = NULL;
 	g_autofree gchar *job = NULL;
+	g_autofree gchar *state = NULL;
 	g_autofree gchar *failed_msg = NULL;
 	g_autofree gchar *failed_job = NULL;
 	g_autoptr(GError) error = NULL;
+	guint64 message_size = 0;
+	gsize envelope_size = 0;
+	gboolean has_footer = FALSE;
+	int fd;
 
 	g_return_if_fail(MS_IS_SPOOL(self));
-	msg = ms_spool_path(self->dir, id, ".msg");
-	job = ms_spool_path(self->dir, id, ".job");
+	job = ms_spool_path(self->dir, id, MS_SPOOL_JOB_SUFFIX);
+	state = ms_spool_path(self->dir, id, MS_SPOOL_STATE_SUFFIX);
 	failed_msg = ms_spool_path(self->failed_dir, id, ".msg");
 	failed_job = ms_spool_path(self->failed_dir, id, ".job");
-	if (g_rename(msg, failed_msg) != 0 ||
-	    !g_file_set_contents(failed_job, envelope, -1, &error)) {
+	fd = open(job, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		has_footer = ms_spool_read_footer(fd, job, &message_size, &envelope_size, NULL);
+		close(fd);
+	}
+	/* people read failed/: the message alone in ID.msg, the envelope and the reason in
+	 * ID.job */
+	if (!g_file_set_contents(failed_job, envelope, -1, &error) ||
+	    g_rename(job, failed_msg) != 0 ||
+	    (has_footer && truncate(failed_msg, (off_t)message_size) != 0)) {
 		g_warning("cannot keep failed job %s in %s: %s",
 			  id,
 			  self->failed_dir,
 			  error != NULL ? error->message : g_strerror(errno));
 	}
 	g_unlink(job);
+	g_unlink(state);
 }
 
 MsSpool *
