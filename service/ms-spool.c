@@ -494,9 +494,19 @@ ms_spool_migrate_job(MsSpool *self, const gchar *id, GError **error)
 	g_autofree gchar *envelope = NULL;
 	g_autoptr(GFile) from = g_file_new_for_path(old_msg);
 	g_autoptr(GFile) to = g_file_new_for_path(tmp);
+	gboolean complete = FALSE;
 	int fd;
 
-	if (!g_file_test(done, G_FILE_TEST_EXISTS)) {
+	/* an ID.mail is there already if a crash came after its rename; it is whole then, but
+	 * the old files are the proof: build it again unless it reads as a complete job */
+	fd = open(done, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		guint64 message_size = 0;
+		gsize envelope_size = 0;
+		complete = ms_spool_read_footer(fd, done, &message_size, &envelope_size, NULL);
+		close(fd);
+	}
+	if (!complete) {
 		if (!g_file_get_contents(old_job, &envelope, NULL, error) ||
 		    !g_file_copy(from, to, G_FILE_COPY_OVERWRITE, NULL, NULL, NULL, error) ||
 		    !ms_spool_write_job_file(tmp, NULL, envelope, error))
@@ -557,8 +567,8 @@ ms_spool_open(MsSpool *self, GError **error)
 			/* the 0.1 layout: ID.job marked a committed ID.msg */
 			id = g_strndup(file, strlen(file) - 4);
 			if (ms_job_id_is_valid(id) && !ms_spool_migrate_job(self, id, &error_local))
-				g_warning("cannot move job %s to the new spool layout, it stays "
-					  "queued as it is: %s",
+				g_warning("cannot move job %s to the new spool layout; its files "
+					  "stay as they are and the next start tries again: %s",
 					  id,
 					  error_local->message);
 			continue;

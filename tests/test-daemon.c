@@ -46,8 +46,10 @@ send_text(MsTestDaemon *daemon, const gchar *message, const gchar *options, GErr
 {
 	g_autoptr(GError) error_parse = NULL;
 	g_autoptr(GVariant) ret = NULL;
-	GVariant *msg = g_variant_parse(G_VARIANT_TYPE_VARDICT, message, NULL, NULL, &error_parse);
-	GVariant *opts = NULL;
+	/* g_variant_parse() gives a full reference, which g_variant_new() does not take over */
+	g_autoptr(GVariant) msg =
+	    g_variant_parse(G_VARIANT_TYPE_VARDICT, message, NULL, NULL, &error_parse);
+	g_autoptr(GVariant) opts = NULL;
 	gchar *path = NULL;
 
 	g_assert_no_error(error_parse);
@@ -476,6 +478,33 @@ test_wrong_password(void)
 /* a single attempt per job: the error is final at once */
 #define ONE_ATTEMPT "max-attempts=1\n"
 
+/* failed/ keeps the job for people to read: the message alone in ID.msg, the envelope with the
+ * reason in ID.job */
+static void
+assert_failed_record(MsTestDaemon *daemon, const gchar *job, const gchar *error_name)
+{
+	const gchar *id = strrchr(job, '/') + 1;
+	g_autofree gchar *msg_name = g_strdup_printf("%s.msg", id);
+	g_autofree gchar *job_name = g_strdup_printf("%s.job", id);
+	g_autofree gchar *msg_path =
+	    g_build_filename(ms_test_daemon_get_spool_dir(daemon), "failed", msg_name, NULL);
+	g_autofree gchar *job_path =
+	    g_build_filename(ms_test_daemon_get_spool_dir(daemon), "failed", job_name, NULL);
+	g_autofree gchar *message = NULL;
+	g_autofree gchar *error = NULL;
+	g_autoptr(GKeyFile) envelope = g_key_file_new();
+	gsize size = 0;
+
+	g_assert_true(g_file_get_contents(msg_path, &message, &size, NULL));
+	g_assert_true(g_str_has_suffix(message, "\r\n"));
+	g_assert_null(strstr(message, "[job]"));
+	g_assert_null(strstr(message, "mail-sender-spool-"));
+	g_assert_true(g_key_file_load_from_file(envelope, job_path, G_KEY_FILE_NONE, NULL));
+	g_assert_cmpuint(g_key_file_get_uint64(envelope, "job", "size", NULL), ==, size);
+	error = g_key_file_get_string(envelope, "failure", "error", NULL);
+	g_assert_cmpstr(error, ==, error_name);
+}
+
 static void
 run_failing(const gchar *mode,
 	    const gchar *certname,
@@ -506,6 +535,7 @@ run_failing(const gchar *mode,
 	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 0);
 	/* a failed job is kept in failed/, not in the queue */
 	g_assert_cmpuint(count_files(ms_test_daemon_get_spool_dir(daemon)), ==, 0);
+	assert_failed_record(daemon, job, error_name);
 }
 
 static void
@@ -2068,6 +2098,180 @@ test_rejected_recipients_survive_restart(void)
 	}
 }
 
+/* ---- spool layouts ---- */
+
+/* spool/IDSUFFIX with the given text, as a file the daemon finds at start-up */
+static void
+write_spool_file(MsTestDaemon *daemon, const gchar *id, const gchar *suffix, const gchar *text)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *name = g_strconcat(id, suffix, NULL);
+	g_autofree gchar *path = g_build_filename(ms_test_daemon_get_spool_dir(daemon), name, NULL);
+
+	g_file_set_contents(path, text, -1, &error);
+	g_assert_no_error(error);
+}
+
+/* a job the 0.1 daemon left, ID.msg (the message) and ID.job (its envelope), is moved to the
+ * one-file layout at start-up and delivered once under its id with the message as it was and
+ * the envelope it had; a 0.1 ID.msg without its ID.job (a commit that never finished) goes */
+static void
+test_spool_legacy_layout_delivered(void)
+{
+	/* ids as ms_queue_new_id() makes them: 14 hex digits of time, counter, random */
+	const gchar *id = "0005f0a1b2c3d40001a2b3";
+	const gchar *stray_id = "0005f0a1b2c3d50002c4d5";
+	const gchar *rcpts_expected[] = {"legacy@example.test", NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autoptr(GBytes) expected = NULL;
+	g_autofree gchar *subject = NULL;
+	g_autofree gchar *message = NULL;
+	g_autofree gchar *envelope = NULL;
+	g_autofree gchar *job = g_strdup_printf("/org/mail/Sender/Job/%s", id);
+	MsTestMail *mail;
+
+	g_assert_no_error(error);
+	conf = ms_test_server_make_conf(server, "security=none\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(ms_test_daemon_stop(daemon), ==, 0);
+	g_assert_cmpuint(count_files(ms_test_daemon_get_spool_dir(daemon)), ==, 0);
+
+	/* the spool as 0.1 left it: a committed job, and the message of an unfinished commit */
+	subject = g_strdup_printf("spool 0.1 layout %08x", g_random_int());
+	message = g_strdup_printf("From: Legacy <sender@example.test>\r\n"
+				  "To: legacy@example.test\r\n"
+				  "Subject: %s\r\n"
+				  "Message-ID: <%s@example.test>\r\n"
+				  "Date: Mon, 01 Jan 2024 12:00:00 +0000\r\n"
+				  "\r\n"
+				  "queued by mail-sender 0.1\r\n"
+				  ".a line with a leading dot\r\n",
+				  subject,
+				  id);
+	envelope = g_strdup_printf("[job]\n"
+				   "account=default\n"
+				   "sender=sender@example.test\n"
+				   "recipients=legacy@example.test;\n"
+				   "created=%" G_GINT64_FORMAT "\n"
+				   "size=%" G_GSIZE_FORMAT "\n"
+				   "attempts=2\n"
+				   "owner=%u\n",
+				   g_get_real_time() / G_USEC_PER_SEC,
+				   strlen(message),
+				   (guint)getuid());
+	write_spool_file(daemon, id, ".msg", message);
+	write_spool_file(daemon, id, ".job", envelope);
+	write_spool_file(daemon, stray_id, ".msg", "Subject: never committed\r\n\r\nx\r\n");
+	g_assert_cmpuint(count_files(ms_test_daemon_get_spool_dir(daemon)), ==, 3);
+
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	g_assert_true(ms_test_daemon_restart(daemon, &error));
+	g_assert_no_error(error);
+	g_assert_true(ms_test_signals_wait_finished(signals, job, WAIT_MS));
+	g_assert_true(g_str_has_prefix(ms_test_signals_get_result(signals, job), "Sent 250"));
+	/* the envelope came along: two attempts by 0.1, this one the third */
+	g_assert_cmpuint(get_job_uint(daemon, job, "Attempts"), ==, 3);
+
+	mails = ms_test_server_wait_for_messages(server, 1, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 1);
+	mail = g_ptr_array_index(mails, 0);
+	g_assert_cmpstr(mail->mail_from, ==, "sender@example.test");
+	g_assert_cmpstrv(mail->rcpt_tos, rcpts_expected);
+	g_assert_true(ms_test_bytes_contain(mail->eml, subject));
+	/* the message byte for byte: nothing of the envelope or the footer went with it */
+	expected = g_bytes_new_static(message, strlen(message));
+	g_assert_true(g_bytes_equal(mail->eml, expected));
+	/* the stray message was never a job: nothing delivers it */
+	g_usleep(300 * 1000);
+	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 1);
+	/* no ID.msg, ID.job, ID.mail or stray ID.msg left, nothing in tmp/ */
+	g_assert_cmpuint(count_files(ms_test_daemon_get_spool_dir(daemon)), ==, 0);
+}
+
+/* a job file that is not one (no valid footer) does not stop the daemon or the other jobs, and
+ * it is never deleted: it may be all that is left of someone's message */
+static void
+test_spool_bad_job_file_kept(void)
+{
+	/* sorts before every id made now: it is loaded first, before the good job */
+	const gchar *bad_id = "0000000000000100000001";
+	const gchar *bad_job = "/org/mail/Sender/Job/0000000000000100000001";
+	const gchar *garbage = "this is not a spool job\r\nno footer at all, just text that is\r\n"
+			       "longer than a footer would be, so the size check is not all\r\n";
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) down = ms_test_server_start("greet-421", NULL, &error);
+	g_autoptr(MsTestServer) up = NULL;
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autoptr(GVariant) listed = NULL;
+	g_autoptr(GVariant) listed_paths = NULL;
+	g_autofree gchar *job = NULL;
+	g_autofree gchar *bad_path = NULL;
+	g_autofree gchar *contents = NULL;
+	gsize len = 0;
+	gboolean found_good = FALSE;
+	gpointer poll_args[2];
+
+	g_assert_no_error(error);
+	conf = ms_test_server_make_conf(down, "security=none\nretry-delay=3600\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	job = send_text(daemon,
+			"{'to': <['rcpt@example.test']>, 'subject': <'good job'>}",
+			NULL,
+			&error);
+	g_assert_no_error(error);
+	poll_args[0] = daemon;
+	poll_args[1] = job;
+	g_assert_true(ms_test_wait_until(job_is_deferred, poll_args, WAIT_MS));
+	g_assert_cmpint(ms_test_daemon_stop(daemon), ==, 0);
+	g_assert_cmpuint(count_queued_jobs(ms_test_daemon_get_spool_dir(daemon)), ==, 1);
+
+	write_spool_file(daemon, bad_id, ".mail", garbage);
+	up = ms_test_server_start("plain", NULL, &error);
+	g_assert_no_error(error);
+	g_free(conf);
+	conf = ms_test_server_make_conf(up, "security=none\n");
+	write_conf(daemon, conf);
+	g_assert_true(ms_test_daemon_restart(daemon, &error));
+	g_assert_no_error(error);
+
+	g_assert_true(ms_test_signals_wait_finished(signals, job, WAIT_MS));
+	g_assert_true(g_str_has_prefix(ms_test_signals_get_result(signals, job), "Sent 250"));
+	mails = ms_test_server_wait_for_messages(up, 1, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 1);
+	g_assert_true(ms_test_bytes_contain(((MsTestMail *)g_ptr_array_index(mails, 0))->eml,
+					    "Subject: good job\r\n"));
+
+	/* still answering; it knows the good job and makes no job of the bad file */
+	listed = call_sync(daemon, "/org/mail/Sender", "org.mail.Sender", "GetJobs", NULL, &error);
+	g_assert_no_error(error);
+	listed_paths = g_variant_get_child_value(listed, 0);
+	for (gsize i = 0; i < g_variant_n_children(listed_paths); i++) {
+		g_autoptr(GVariant) path = g_variant_get_child_value(listed_paths, i);
+		g_assert_cmpstr(g_variant_get_string(path, NULL), !=, bad_job);
+		found_good = found_good || g_str_equal(g_variant_get_string(path, NULL), job);
+	}
+	g_assert_true(found_good);
+	g_assert_cmpint(ms_test_daemon_stop(daemon), ==, 0);
+
+	/* the bad file is where it was, as it was; it is the only file left */
+	bad_path = g_strdup_printf("%s/%s.mail", ms_test_daemon_get_spool_dir(daemon), bad_id);
+	g_file_get_contents(bad_path, &contents, &len, &error);
+	g_assert_no_error(error);
+	g_assert_cmpmem(contents, len, garbage, strlen(garbage));
+	g_assert_cmpuint(count_files(ms_test_daemon_get_spool_dir(daemon)), ==, 1);
+}
+
 static void
 test_verify_starttls_and_wrong_host(void)
 {
@@ -2665,6 +2869,10 @@ main(int argc, char **argv)
 			test_some_recipients_deferred);
 	g_test_add_func("/mail-sender/daemon/rejected-recipients-survive-restart",
 			test_rejected_recipients_survive_restart);
+	g_test_add_func("/mail-sender/daemon/spool-0.1-layout-delivered",
+			test_spool_legacy_layout_delivered);
+	g_test_add_func("/mail-sender/daemon/spool-bad-job-file-kept",
+			test_spool_bad_job_file_kept);
 	g_test_add_func("/mail-sender/daemon/verify-starttls-and-wrong-host",
 			test_verify_starttls_and_wrong_host);
 	g_test_add_func("/mail-sender/daemon/notify-digest-survives-sigterm",
