@@ -23,6 +23,10 @@
 #define MS_SPOOL_FOOTER_MAGIC "mail-sender-spool-1"
 #define MS_SPOOL_FOOTER_SIZE  (sizeof(MS_SPOOL_FOOTER_MAGIC) - 1 + 1 + 16 + 1 + 8 + 1)
 #define MS_SPOOL_ENVELOPE_MAX (16 * 1024 * 1024)
+/* files of delivered jobs kept in tmp/ for new commits to overwrite, and how long an idle
+ * spool keeps them */
+#define MS_SPOOL_RECYCLE_MAX	      32
+#define MS_SPOOL_RECYCLE_IDLE_SECONDS 10
 /* messages up to this size are read into memory at once for delivery */
 #define MS_SPOOL_READ_AT_ONCE_SIZE (64 * 1024)
 
@@ -33,6 +37,17 @@ struct _MsSpool {
 	gchar *failed_dir;
 	GPtrArray *pending; /* MsSpoolCommit waiting for the next group commit */
 	gboolean writing;   /* a group commit runs in a worker thread */
+	/* Files of delivered jobs, moved to tmp/ (out of the queue) instead of deleted, for the
+	 * next commits to overwrite. On ext4 a new file is the dearest part of a commit: finding a
+	 * free inode skips the many freed a moment ago, and deleting frees (and with `discard`
+	 * trims) its block. Overwriting a file that has the block already costs neither: it
+	 * doubled the file system's jobs per second in a test of the commit pattern. Main thread
+	 * only: commits take a file when they are queued. */
+	GQueue recycled;
+	guint recycle_serial;
+	guint recycle_idle_id;
+	guint64 activity; /* commits and removals, to tell an idle spool */
+	guint64 activity_at_check;
 };
 
 G_DEFINE_TYPE(MsSpool, ms_spool, G_TYPE_OBJECT)
@@ -44,6 +59,8 @@ typedef struct {
 	GBytes *message;
 	gchar *envelope;
 	gboolean replace; /* a job already in the spool: a failure must not remove it */
+	gchar *tmp_path;  /* where it is written: tmp/ID.mail, or a recycled file */
+	gboolean recycled;
 	GError *error;
 } MsSpoolCommit;
 
@@ -54,6 +71,7 @@ ms_spool_commit_free(MsSpoolCommit *commit)
 	g_free(commit->id);
 	g_clear_pointer(&commit->message, g_bytes_unref);
 	g_free(commit->envelope);
+	g_free(commit->tmp_path);
 	g_clear_error(&commit->error);
 	g_free(commit);
 }
@@ -183,7 +201,11 @@ ms_spool_writev_all(int fd, struct iovec *iov, guint n_iov)
 /* tmp/ID.mail: the message (written now, or streamed there before), the envelope and the
  * footer; no flush here, the group commit flushes once for all */
 static gboolean
-ms_spool_write_job_file(const gchar *path, GBytes *message, const gchar *envelope, GError **error)
+ms_spool_write_job_file(const gchar *path,
+			GBytes *message,
+			const gchar *envelope,
+			gboolean overwrite,
+			GError **error)
 {
 	int fd;
 	gsize env_len = strlen(envelope);
@@ -193,7 +215,10 @@ ms_spool_write_job_file(const gchar *path, GBytes *message, const gchar *envelop
 	guint n_iov = 0;
 
 	if (message != NULL) {
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		fd =
+		    open(path,
+			 overwrite ? O_WRONLY | O_CLOEXEC : O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			 0600);
 		if (fd < 0)
 			return ms_spool_set_errno_error(error, errno, "creating", path);
 		iov[n_iov].iov_base = (void *)g_bytes_get_data(message, NULL);
@@ -216,7 +241,9 @@ ms_spool_write_job_file(const gchar *path, GBytes *message, const gchar *envelop
 	iov[n_iov++].iov_len = env_len;
 	iov[n_iov].iov_base = footer;
 	iov[n_iov++].iov_len = MS_SPOOL_FOOTER_SIZE;
-	if (!ms_spool_writev_all(fd, iov, n_iov)) {
+	/* an overwritten file is cut to the new length: nothing of the job it held stays */
+	if (!ms_spool_writev_all(fd, iov, n_iov) ||
+	    (overwrite && ftruncate(fd, (off_t)(msg_len + env_len + MS_SPOOL_FOOTER_SIZE)) != 0)) {
 		int errsv = errno;
 		close(fd);
 		g_unlink(path);
@@ -253,10 +280,9 @@ ms_spool_sync_dir(const gchar *dir, gboolean whole_fs, GError **error)
 static void
 ms_spool_unlink_commit(MsSpool *self, MsSpoolCommit *commit)
 {
-	const gchar *dirs[] = {self->tmp_dir, self->dir};
-
-	for (guint i = 0; i < (commit->replace ? 1 : G_N_ELEMENTS(dirs)); i++) {
-		g_autofree gchar *job = ms_spool_path(dirs[i], commit->id, MS_SPOOL_JOB_SUFFIX);
+	g_unlink(commit->tmp_path);
+	if (!commit->replace) {
+		g_autofree gchar *job = ms_spool_path(self->dir, commit->id, MS_SPOOL_JOB_SUFFIX);
 		g_unlink(job);
 	}
 }
@@ -273,13 +299,12 @@ ms_spool_group_commit_thread(GTask *task, gpointer source, gpointer task_data, G
 
 	for (guint i = 0; i < batch->len; i++) {
 		MsSpoolCommit *commit = g_ptr_array_index(batch, i);
-		g_autofree gchar *job =
-		    ms_spool_path(self->tmp_dir, commit->id, MS_SPOOL_JOB_SUFFIX);
 
 		/* no message: it was streamed into tmp/ already (ms_spool_create_message) */
-		if (!ms_spool_write_job_file(job,
+		if (!ms_spool_write_job_file(commit->tmp_path,
 					     commit->message,
 					     commit->envelope,
+					     commit->recycled,
 					     &commit->error)) {
 			ms_spool_unlink_commit(self, commit);
 			continue;
@@ -290,14 +315,15 @@ ms_spool_group_commit_thread(GTask *task, gpointer source, gpointer task_data, G
 		written = 0;
 	for (guint i = 0; i < batch->len && error_shared == NULL; i++) {
 		MsSpoolCommit *commit = g_ptr_array_index(batch, i);
-		g_autofree gchar *from =
-		    ms_spool_path(self->tmp_dir, commit->id, MS_SPOOL_JOB_SUFFIX);
 		g_autofree gchar *to = ms_spool_path(self->dir, commit->id, MS_SPOOL_JOB_SUFFIX);
 
 		if (commit->error != NULL)
 			continue;
-		if (g_rename(from, to) != 0) {
-			ms_spool_set_errno_error(&commit->error, errno, "renaming", from);
+		if (g_rename(commit->tmp_path, to) != 0) {
+			ms_spool_set_errno_error(&commit->error,
+						 errno,
+						 "renaming",
+						 commit->tmp_path);
 			ms_spool_unlink_commit(self, commit);
 		}
 	}
@@ -379,6 +405,14 @@ ms_spool_commit_full(MsSpool *self,
 	commit->message = message != NULL ? g_bytes_ref(message) : NULL;
 	commit->envelope = g_strdup(envelope);
 	commit->replace = replace;
+	/* a streamed message is in tmp/ID.mail already */
+	if (message != NULL && !g_queue_is_empty(&self->recycled)) {
+		commit->tmp_path = g_queue_pop_head(&self->recycled);
+		commit->recycled = TRUE;
+	} else {
+		commit->tmp_path = ms_spool_path(self->tmp_dir, id, MS_SPOOL_JOB_SUFFIX);
+	}
+	self->activity++;
 	g_ptr_array_add(self->pending, commit);
 	/* while a batch is being written the next one gathers; it starts when that one ends */
 	if (!self->writing)
@@ -509,7 +543,7 @@ ms_spool_migrate_job(MsSpool *self, const gchar *id, GError **error)
 	if (!complete) {
 		if (!g_file_get_contents(old_job, &envelope, NULL, error) ||
 		    !g_file_copy(from, to, G_FILE_COPY_OVERWRITE, NULL, NULL, NULL, error) ||
-		    !ms_spool_write_job_file(tmp, NULL, envelope, error))
+		    !ms_spool_write_job_file(tmp, NULL, envelope, FALSE, error))
 			return FALSE;
 		fd = open(tmp, O_RDONLY | O_CLOEXEC);
 		if (fd < 0 || fsync(fd) != 0) {
@@ -724,6 +758,22 @@ ms_spool_lock(MsSpool *self, const gchar *id, GError **error)
 			    path);
 		return -1;
 	}
+	/* the lock is the job's only while its file is still the job: another process that
+	 * held it may have finished the job and moved the file away meanwhile */
+	{
+		GStatBuf now;
+		struct stat locked;
+		if (fstat(fd, &locked) != 0 || g_stat(path, &now) != 0 ||
+		    now.st_ino != locked.st_ino || now.st_dev != locked.st_dev) {
+			close(fd);
+			g_set_error(error,
+				    G_IO_ERROR,
+				    G_IO_ERROR_NOT_FOUND,
+				    "%s left the spool",
+				    path);
+			return -1;
+		}
+	}
 	return fd;
 }
 
@@ -761,6 +811,65 @@ ms_spool_update_envelope(MsSpool *self, const gchar *id, const gchar *envelope)
 		g_warning("cannot update %s: %s", path, error->message);
 }
 
+static void
+ms_spool_delete_files_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *c)
+{
+	GPtrArray *paths = task_data;
+
+	for (guint i = 0; i < paths->len; i++)
+		g_unlink(g_ptr_array_index(paths, i));
+	g_task_return_boolean(task, TRUE);
+}
+
+/* the recycled files go once the spool has been idle for a while: a delivered message does
+ * not stay on disk for long, and the deleting happens in a worker thread */
+static gboolean
+ms_spool_recycle_idle_cb(gpointer user_data)
+{
+	MsSpool *self = MS_SPOOL(user_data);
+	g_autoptr(GTask) task = NULL;
+	GPtrArray *paths;
+
+	if (self->activity != self->activity_at_check) {
+		self->activity_at_check = self->activity;
+		return G_SOURCE_CONTINUE;
+	}
+	self->recycle_idle_id = 0;
+	paths = g_ptr_array_new_with_free_func(g_free);
+	while (!g_queue_is_empty(&self->recycled))
+		g_ptr_array_add(paths, g_queue_pop_head(&self->recycled));
+	task = g_task_new(self, NULL, NULL, NULL);
+	g_task_set_source_tag(task, ms_spool_recycle_idle_cb);
+	g_task_set_task_data(task, paths, (GDestroyNotify)g_ptr_array_unref);
+	g_task_run_in_thread(task, ms_spool_delete_files_thread);
+	return G_SOURCE_REMOVE;
+}
+
+/* moves a delivered job's file to tmp/ for a new commit to overwrite; FALSE when the pool is
+ * full or the move fails (delete it then) */
+static gboolean
+ms_spool_recycle(MsSpool *self, const gchar *path)
+{
+	gchar *spare;
+
+	if (g_queue_get_length(&self->recycled) >= MS_SPOOL_RECYCLE_MAX)
+		return FALSE;
+	spare = g_strdup_printf("%s/recycled-%u", self->tmp_dir, self->recycle_serial++);
+	if (g_rename(path, spare) != 0) {
+		g_free(spare);
+		return FALSE;
+	}
+	g_queue_push_tail(&self->recycled, spare);
+	self->activity++;
+	if (self->recycle_idle_id == 0) {
+		self->activity_at_check = self->activity;
+		self->recycle_idle_id = g_timeout_add_seconds(MS_SPOOL_RECYCLE_IDLE_SECONDS,
+							      ms_spool_recycle_idle_cb,
+							      self);
+	}
+	return TRUE;
+}
+
 void
 ms_spool_remove(MsSpool *self, const gchar *id)
 {
@@ -771,7 +880,8 @@ ms_spool_remove(MsSpool *self, const gchar *id)
 	job = ms_spool_path(self->dir, id, MS_SPOOL_JOB_SUFFIX);
 	state = ms_spool_path(self->dir, id, MS_SPOOL_STATE_SUFFIX);
 	/* the job first: a state file left alone by a crash is removed at the next start */
-	g_unlink(job);
+	if (!ms_spool_recycle(self, job))
+		g_unlink(job);
 	g_unlink(state);
 }
 
@@ -835,7 +945,13 @@ static void
 ms_spool_finalize(GObject *object)
 {
 	MsSpool *self = MS_SPOOL(object);
+	gchar *spare;
 
+	g_clear_handle_id(&self->recycle_idle_id, g_source_remove);
+	while ((spare = g_queue_pop_head(&self->recycled)) != NULL) {
+		g_unlink(spare);
+		g_free(spare);
+	}
 	g_ptr_array_unref(self->pending);
 	g_free(self->dir);
 	g_free(self->tmp_dir);

@@ -166,9 +166,29 @@ count_dir(const gchar *dir)
 	if (d == NULL)
 		return 0;
 	while ((name = g_dir_read_name(d)) != NULL) {
-		/* queued jobs, and anything an unfinished commit left */
-		if (!g_str_equal(name, "failed") && !g_str_equal(name, "tmp"))
+		/* queued jobs, and anything an unfinished commit left; not the files of delivered
+		 * jobs that wait in tmp/ for new commits to overwrite them (recycled-N, see
+		 * test_recycled_files_deleted) */
+		if (!g_str_equal(name, "failed") && !g_str_equal(name, "tmp") &&
+		    !g_str_has_prefix(name, "recycled-"))
 			n++;
+	}
+	return n;
+}
+
+/* every file in the spool and its tmp/, recycled ones too */
+static guint
+count_all_files(const gchar *spool)
+{
+	g_autofree gchar *tmp = g_build_filename(spool, "tmp", NULL);
+	const gchar *dirs[] = {spool, tmp};
+	guint n = 0;
+
+	for (guint i = 0; i < G_N_ELEMENTS(dirs); i++) {
+		g_autoptr(GDir) d = g_dir_open(dirs[i], 0, NULL);
+		const gchar *name;
+		while (d != NULL && (name = g_dir_read_name(d)) != NULL)
+			n += g_str_equal(name, "failed") || g_str_equal(name, "tmp") ? 0 : 1;
 	}
 	return n;
 }
@@ -233,6 +253,59 @@ assert_failed(MsTestDaemon *daemon,
 }
 
 /* ---- delivery in every security mode ---- */
+
+/* a delivered job's file is overwritten by the next commit (here a shorter message after a
+ * longer one: nothing of the first may show in the second), and once the daemon is idle no
+ * delivered message stays on disk */
+static void
+test_recycled_files_deleted(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autofree gchar *long_body = g_strnfill(6000, 'x');
+	g_autofree gchar *long_message = NULL;
+	g_autofree gchar *first = NULL;
+	g_autofree gchar *second = NULL;
+	MsTestMail *mail;
+	const gchar *data;
+	gsize size = 0;
+	guint left = 1;
+
+	g_assert_no_error(error);
+	conf = ms_test_server_make_conf(server, "security=none\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	long_message = g_strdup_printf("{'to': <['to@example.test']>, 'subject': <'long'>,"
+				       " 'body': <'%s'>}",
+				       long_body);
+	first = send_and_wait(daemon, signals, long_message);
+	second = send_and_wait(daemon,
+			       signals,
+			       "{'to': <['to@example.test']>, 'subject': <'short'>,"
+			       " 'body': <'short body\n'>}");
+	g_assert_true(g_str_has_prefix(ms_test_signals_get_result(signals, second), "Sent 250"));
+	mails = ms_test_server_wait_for_messages(server, 2, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 2);
+	mail = g_ptr_array_index(mails, 1);
+	g_assert_true(ms_test_bytes_contain(mail->eml, "Subject: short\r\n"));
+	data = g_bytes_get_data(mail->eml, &size);
+	g_assert_cmpuint(size, >, 16);
+	g_assert_cmpmem(data + size - 16, 16, "\r\n\r\nshort body\r\n", 16);
+	g_assert_false(ms_test_bytes_contain(mail->eml, "xxxx"));
+	g_assert_false(ms_test_bytes_contain(mail->eml, "mail-sender-spool-"));
+	g_assert_false(ms_test_bytes_contain(mail->eml, "[job]"));
+	/* the daemon keeps delivered files for reuse only while it is busy (10 s idle) */
+	for (guint i = 0; i < 300 && left > 0; i++) {
+		g_usleep(100 * 1000);
+		left = count_all_files(ms_test_daemon_get_spool_dir(daemon));
+	}
+	g_assert_cmpuint(left, ==, 0);
+}
 
 static void
 test_send_plain(void)
@@ -2808,6 +2881,7 @@ main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/mail-sender/daemon/send-plain", test_send_plain);
+	g_test_add_func("/mail-sender/daemon/recycled-files-deleted", test_recycled_files_deleted);
 	g_test_add_func("/mail-sender/daemon/send-starttls-opportunistic",
 			test_send_starttls_opportunistic);
 	g_test_add_func("/mail-sender/daemon/send-starttls-auth-plain",

@@ -203,7 +203,9 @@ count_spool_files(MsTestDaemon *daemon)
 		if (d == NULL)
 			continue;
 		while ((name = g_dir_read_name(d)) != NULL) {
-			if (!g_str_equal(name, "failed") && !g_str_equal(name, "tmp"))
+			/* not the files of delivered jobs kept in tmp/ to be overwritten */
+			if (!g_str_equal(name, "failed") && !g_str_equal(name, "tmp") &&
+			    !g_str_has_prefix(name, "recycled-"))
 				n++;
 		}
 	}
