@@ -44,13 +44,15 @@ struct _MsSpool {
 	 * doubled the file system's jobs per second in a test of the commit pattern. Main thread
 	 * only: commits take a file when they are queued. */
 	GQueue recycled;
-	guint recycle_serial;
 	guint recycle_idle_id;
 	guint64 activity; /* commits and removals, to tell an idle spool */
 	guint64 activity_at_check;
 };
 
 G_DEFINE_TYPE(MsSpool, ms_spool, G_TYPE_OBJECT)
+
+/* names the recycled files of all spools of this process */
+static gint ms_spool_recycle_serial = 0;
 
 /* one job of a group commit */
 typedef struct {
@@ -214,11 +216,22 @@ ms_spool_write_job_file(const gchar *path,
 	struct iovec iov[3];
 	guint n_iov = 0;
 
+	if (env_len > MS_SPOOL_ENVELOPE_MAX) {
+		g_set_error(error,
+			    G_IO_ERROR,
+			    G_IO_ERROR_INVALID_ARGUMENT,
+			    "the envelope of %s is larger than %u MiB",
+			    path,
+			    (guint)(MS_SPOOL_ENVELOPE_MAX / (1024 * 1024)));
+		return FALSE;
+	}
 	if (message != NULL) {
-		fd =
-		    open(path,
-			 overwrite ? O_WRONLY | O_CLOEXEC : O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-			 0600);
+		/* a recycled file may have gone meanwhile (another daemon's start empties tmp/
+		 * during --replace): then it is created again */
+		fd = open(path,
+			  overwrite ? O_WRONLY | O_CREAT | O_CLOEXEC
+				    : O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			  0600);
 		if (fd < 0)
 			return ms_spool_set_errno_error(error, errno, "creating", path);
 		iov[n_iov].iov_base = (void *)g_bytes_get_data(message, NULL);
@@ -325,6 +338,11 @@ ms_spool_group_commit_thread(GTask *task, gpointer source, gpointer task_data, G
 						 "renaming",
 						 commit->tmp_path);
 			ms_spool_unlink_commit(self, commit);
+		} else if (commit->replace) {
+			/* the new envelope is in the new file: an older update must not win */
+			g_autofree gchar *state =
+			    ms_spool_path(self->dir, commit->id, MS_SPOOL_STATE_SUFFIX);
+			g_unlink(state);
 		}
 	}
 	if (error_shared == NULL && written > 0)
@@ -626,6 +644,13 @@ ms_spool_open(MsSpool *self, GError **error)
 	return TRUE;
 }
 
+/* g_ptr_array_sort() passes pointers to the elements */
+static gint
+ms_spool_compare_ids(gconstpointer a, gconstpointer b)
+{
+	return g_strcmp0(*(const gchar *const *)a, *(const gchar *const *)b);
+}
+
 GPtrArray *
 ms_spool_list(MsSpool *self)
 {
@@ -646,7 +671,7 @@ ms_spool_list(MsSpool *self)
 			g_ptr_array_add(ids, g_steal_pointer(&id));
 	}
 	/* ids start with the submission time in hex, so this is oldest first */
-	g_ptr_array_sort(ids, (GCompareFunc)g_strcmp0);
+	g_ptr_array_sort(ids, ms_spool_compare_ids);
 	return ids;
 }
 
@@ -854,7 +879,11 @@ ms_spool_recycle(MsSpool *self, const gchar *path)
 
 	if (g_queue_get_length(&self->recycled) >= MS_SPOOL_RECYCLE_MAX)
 		return FALSE;
-	spare = g_strdup_printf("%s/recycled-%u", self->tmp_dir, self->recycle_serial++);
+	/* the pid and a counter of the process: during --replace two daemons share tmp/ */
+	spare = g_strdup_printf("%s/recycled-%d-%u",
+				self->tmp_dir,
+				(gint)getpid(),
+				(guint)g_atomic_int_add(&ms_spool_recycle_serial, 1));
 	if (g_rename(path, spare) != 0) {
 		g_free(spare);
 		return FALSE;
