@@ -33,7 +33,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsTestMail, ms_test_mail_free)
 
 /* mode is one of the script's --mode values (plain, starttls, require-starttls, implicit-tls,
  * stall-starttls, greet-421, drop-in-data, tls-only-silent, silent, starttls-inject, no-ehlo);
- * extra_args (NULL-terminated, may be NULL) are passed on, e.g. {"--auth", "alice:s3cret", NULL}.
+ * extra_args (NULL-terminated, may be NULL) are passed on, e.g. {"--auth", "alice:s3cret", NULL};
+ * they come after the fixture's own arguments, so {"--port", "N", NULL} listens on port N instead
+ * of a free one.
  * TLS modes get the test CA's server certificate unless extra_args has --cert. */
 MsTestServer *
 ms_test_server_start(const gchar *mode, const gchar *const *extra_args, GError **error);

@@ -27,6 +27,11 @@ Misbehaving modes (a tiny hand-written SMTP dialogue):
 
 --fail-first N greets the first N connections with "421 4.3.2 <host> Service not available,
 closing channel" and closes them; later connections behave normally (retry tests).
+--drop-first N (good modes) cuts off the first N DATA transfers: DATA gets its 354, the server
+reads the first 64 KiB of the message (or all of it, if it is shorter) and then aborts the
+connection without a reply, as drop-in-data does; later transfers are accepted normally. Send
+a message longer than 64 KiB to have it cut off mid-transfer (retry tests: nothing is stored
+for a dropped transfer, so a stored message came over a later one).
 --temp-fail-rcpt ADDR answers RCPT TO:<ADDR> with "451 4.3.0 Temporary failure (test)".
 A wrong password with --auth gets "535 5.7.8 Authentication credentials invalid" (aiosmtpd),
 so there is no separate flag for rejecting AUTH: give the client other credentials.
@@ -327,8 +332,40 @@ class Greet421(asyncio.Protocol):
         transport.close()                             # flushes the write first
 
 
+DROP_AFTER = 64 * 1024   # --drop-first: bytes of the message read before the connection is cut
+
+
+class DroppingSMTP(SMTP):
+    """aiosmtpd's SMTP, cutting off the first --drop-first DATA transfers mid-message."""
+
+    def __init__(self, handler, drop_first, **kw):
+        super().__init__(handler, **kw)
+        self.ms_drop_first = drop_first
+
+    async def smtp_DATA(self, arg):
+        # a DATA that aiosmtpd would refuse (no RCPT yet: so no HELO, no MAIL, no AUTH either;
+        # an argument) is left to it, and does not count as a transfer
+        if not self.envelope.rcpt_tos or arg or not self.ms_drop_first.refuse():
+            return await super().smtp_DATA(arg)
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        received, tail, whole = 0, b"", False
+        while received < DROP_AFTER and not whole:
+            chunk = await self._reader.read(DROP_AFTER - received)
+            if not chunk:
+                break
+            received, tail = received + len(chunk), (tail + chunk)[-5:]
+            whole = tail.endswith(b"\r\n.\r\n") or tail == b".\r\n"
+        log.info("--drop-first: DATA cut off after %d bytes of the message%s", received,
+                 " (the whole message was there)" if whole else "")
+        self.transport.abort()
+        # connection_lost() follows from the event loop and cancels this handler: wait for
+        # that instead of going on reading the rest of the message as commands
+        await asyncio.Event().wait()
+
+
 class FailFirst:
-    """Counts connections; the first N ones are to be refused with 421."""
+    """Counts connections; the first N calls of refuse() say yes (--fail-first connections,
+    --drop-first DATA transfers)."""
 
     def __init__(self, n):
         self.left, self.connections = n, 0
@@ -536,6 +573,7 @@ async def main(args):
     loop = asyncio.get_running_loop()
     store = Store(args.maildir)
     fail_first = FailFirst(args.fail_first)
+    drop_first = FailFirst(args.drop_first)
 
     if args.mode in GOOD_MODES or args.mode == "tls-only-silent":
         kw = dict(hostname=args.hostname, ident="mail-sender test SMTP", timeout=args.timeout,
@@ -555,7 +593,7 @@ async def main(args):
             fail_first.connections += 1
             if fail_first.refuse():
                 return Greet421(args.hostname)
-            smtp = SMTP(handler, **kw)
+            smtp = DroppingSMTP(handler, drop_first, **kw)
             smtp.ms_connection = fail_first.connections
             return smtp
         server = await loop.create_server(protocol, args.host, args.port,
@@ -603,6 +641,9 @@ def parse_args(argv=None):
                    help="answer RCPT TO:<ADDR> with 451 (repeatable)")
     p.add_argument("--fail-first", type=int, default=0, metavar="N",
                    help="greet the first N connections with 421 and close them")
+    p.add_argument("--drop-first", type=int, default=0, metavar="N",
+                   help="cut off the first N DATA transfers mid-message, without a reply "
+                   "(good modes)")
     p.add_argument("--size-limit", type=int, default=10 * 1024 * 1024, help="SIZE, bytes")
     p.add_argument("--timeout", type=float, default=60, help="idle timeout, seconds")
     p.add_argument("--pipelining", action="store_true", help="advertise PIPELINING in EHLO")
@@ -615,6 +656,8 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if not ipaddress.ip_address(args.host).is_loopback:
         p.error("--host must be a loopback address (127.0.0.0/8 or ::1)")
+    if args.drop_first and args.mode not in GOOD_MODES:
+        p.error("--drop-first works in the good modes only (" + ", ".join(GOOD_MODES) + ")")
     if args.auth and ":" not in args.auth:
         p.error("--auth wants USER:PASS")
     if args.auth_mechanisms is not None:

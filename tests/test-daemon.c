@@ -822,6 +822,241 @@ test_greeting_421_then_success(void)
 	g_assert_cmpuint(mails->len, ==, 1);
 }
 
+/* the job ended with a Sent signal; if not, says what it got */
+static void
+assert_sent(MsTestSignals *signals, const gchar *job)
+{
+	const gchar *result = ms_test_signals_get_result(signals, job);
+
+	if (!g_str_has_prefix(result, "Sent 250 ")) {
+		g_autofree gchar *all = ms_test_signals_to_string(signals, job);
+		g_error("expected Sent 250, got: %s\nall signals of the job:\n%s", result, all);
+	}
+}
+
+typedef struct {
+	MsTestDaemon *daemon;
+	const gchar *job;
+	gchar *state; /* the State seen last */
+} JobStatePoll;
+
+/* the job is deferred or finished; keeps the State it saw, as a deferred job goes on to its
+ * next attempt by itself */
+static gboolean
+job_deferred_or_finished(gpointer user_data)
+{
+	JobStatePoll *job_poll = user_data;
+
+	g_free(job_poll->state);
+	job_poll->state = get_job_string(job_poll->daemon, job_poll->job, "State");
+	return g_str_equal(job_poll->state, "deferred") || g_str_equal(job_poll->state, "sent") ||
+	       g_str_equal(job_poll->state, "failed") || g_str_equal(job_poll->state, "cancelled");
+}
+
+/* after a job's Sent: waits a moment for more messages than expected to arrive, which would
+ * be a second copy; the server stores a message before it answers 250, so the copies of the
+ * attempts the job had are all there already, and this only catches a late extra delivery */
+static gboolean
+more_messages_than(gpointer user_data)
+{
+	gpointer *args = user_data;
+	return ms_test_server_count_messages(args[0]) > GPOINTER_TO_UINT(args[1]);
+}
+
+static void
+assert_no_more_messages(MsTestServer *server, guint n)
+{
+	gpointer args[2] = {server, GUINT_TO_POINTER(n)};
+
+	g_assert_false(ms_test_wait_until(more_messages_than, args, 2000));
+	g_assert_cmpuint(ms_test_server_count_messages(server), ==, n);
+}
+
+/* the connection is cut off mid-DATA (the server has read 64 KiB of a ~300 KiB message and
+ * closes without a reply): nothing was accepted, so the job is deferred and the retry delivers
+ * the whole message, once */
+static void
+test_drop_in_data_retried(void)
+{
+	const gchar *args[] = {"--drop-first", "1", NULL};
+	const gchar *rcpts_expected[] = {"rcpt@example.test", NULL};
+	const gchar *last_line = "the last line of the body, after 300 KiB\n";
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", args, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autoptr(GString) body = g_string_new(NULL);
+	g_autoptr(GString) expected = g_string_new(NULL);
+	g_autoptr(GVariantDict) msg = g_variant_dict_new(NULL);
+	g_autoptr(GVariant) ret = NULL;
+	g_autofree gchar *job = NULL;
+	g_autofree gchar *stages = NULL;
+	g_autofree gchar *state = NULL;
+	g_autofree gchar *server_log = NULL;
+	g_autofree gchar *all_signals = NULL;
+	g_autofree gchar *job_error = NULL;
+	const gchar *to[] = {"rcpt@example.test", NULL};
+	const gchar *data;
+	MsTestMail *mail;
+	gsize size = 0;
+
+	g_assert_no_error(error);
+	/* ~300 KiB of lines that all differ (number, length, content), some with a leading dot
+	 * (dot-stuffed on the wire), all 7bit and short, so the body goes out as it is with CRLF */
+	for (guint i = 0; body->len < 300 * 1024; i++) {
+		g_string_append_printf(body, "%sline %05u:", i % 97 == 0 ? "." : "", i);
+		for (guint j = 0; j < i % 23; j++)
+			g_string_append_c(body, (gchar)('a' + (i * 7 + j * 3) % 26));
+		g_string_append_c(body, '\n');
+	}
+	g_string_append(body, last_line);
+	for (const gchar *p = body->str; *p != '\0'; p++) {
+		if (*p == '\n')
+			g_string_append_c(expected, '\r');
+		g_string_append_c(expected, *p);
+	}
+
+	conf = ms_test_server_make_conf(server, "security=none\nretry-delay=1\nmax-attempts=5\n");
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	g_variant_dict_insert_value(msg, "to", g_variant_new_strv(to, -1));
+	g_variant_dict_insert(msg, "subject", "s", "cut off, then retried");
+	g_variant_dict_insert(msg, "body", "s", body->str);
+	ret = call_sync(daemon,
+			"/org/mail/Sender",
+			"org.mail.Sender",
+			"Send",
+			g_variant_new("(@a{sv}@a{sv})",
+				      g_variant_dict_end(msg),
+				      g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0)),
+			&error);
+	g_assert_no_error(error);
+	g_variant_get(ret, "(o)", &job);
+	g_assert_true(ms_test_signals_wait_finished(signals, job, WAIT_MS));
+
+	/* the first transfer was really cut off in the middle of the message */
+	server_log = ms_test_server_get_log(server);
+	g_assert_nonnull(
+	    strstr(server_log, "--drop-first: DATA cut off after 65536 bytes of the message\n"));
+	assert_sent(signals, job);
+	stages = ms_test_signals_get_stages(signals, job);
+	g_assert_cmpstr(stages, ==, "queued connecting sending deferred connecting sending");
+	g_assert_cmpuint(get_job_uint(daemon, job, "Attempts"), ==, 2);
+	state = get_job_string(daemon, job, "State");
+	g_assert_cmpstr(state, ==, "sent");
+	/* while deferred the job showed why; once sent, no error is left on it */
+	all_signals = ms_test_signals_to_string(signals, job);
+	g_assert_nonnull(
+	    strstr(all_signals, "\nProperty Error org.mail.Sender.Error.Connection\n"));
+	g_assert_nonnull(strstr(all_signals, " during DATA"));
+	job_error = get_job_string(daemon, job, "Error");
+	g_assert_cmpstr(job_error, ==, "");
+
+	mails = ms_test_server_wait_for_messages(server, 1, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 1);
+	assert_no_more_messages(server, 1);
+	mail = g_ptr_array_index(mails, 0);
+	g_assert_cmpstr(mail->mail_from, ==, "sender@example.test");
+	g_assert_cmpstrv(mail->rcpt_tos, rcpts_expected);
+	g_assert_true(ms_test_bytes_contain(mail->eml, "Subject: cut off, then retried\r\n"));
+	/* the whole body, byte for byte, at the end of the message after the blank line */
+	data = g_bytes_get_data(mail->eml, &size);
+	g_assert_cmpuint(size, >, expected->len + 4);
+	g_assert_cmpmem(data + size - expected->len - 4, 4, "\r\n\r\n", 4);
+	g_assert_cmpmem(data + size - expected->len, expected->len, expected->str, expected->len);
+}
+
+/* nothing listens on the account's port at first: the job is deferred, not failed, and once
+ * a server listens there a retry delivers it, once */
+static void
+test_server_down_then_up(void)
+{
+	const gchar *rcpts_expected[] = {"rcpt@example.test", NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GSocket) socket = NULL;
+	g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+	g_autoptr(GSocketAddress) addr = g_inet_socket_address_new(loopback, 0);
+	g_autoptr(GSocketAddress) bound = NULL;
+	g_autoptr(MsTestServer) server = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autofree gchar *conf = NULL;
+	g_autofree gchar *port_text = NULL;
+	g_autofree gchar *job = NULL;
+	g_autofree gchar *state = NULL;
+	g_autofree gchar *job_error = NULL;
+	g_autofree gchar *stages = NULL;
+	const gchar *server_args[] = {"--port", NULL, NULL};
+	JobStatePoll job_poll = {NULL};
+	MsTestMail *mail;
+	guint16 port;
+
+	/* a port that was free a moment ago and has nothing listening now */
+	socket =
+	    g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+	g_assert_no_error(error);
+	g_socket_bind(socket, addr, FALSE, &error);
+	g_assert_no_error(error);
+	bound = g_socket_get_local_address(socket, &error);
+	g_assert_no_error(error);
+	port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
+	g_socket_close(socket, &error);
+	g_assert_no_error(error);
+
+	conf = g_strdup_printf("[account default]\nhost=127.0.0.1\nport=%u\nsecurity=none\n"
+			       "from=sender@example.test\ntimeout=3\nretry-delay=1\n"
+			       "max-attempts=20\n",
+			       port);
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	job = send_text(daemon, SIMPLE_MESSAGE, NULL, &error);
+	g_assert_no_error(error);
+	job_poll.daemon = daemon;
+	job_poll.job = job;
+	g_assert_true(ms_test_wait_until(job_deferred_or_finished, &job_poll, WAIT_MS));
+	g_assert_cmpstr(job_poll.state, ==, "deferred");
+	g_clear_pointer(&job_poll.state, g_free);
+	g_assert_cmpuint(get_job_uint(daemon, job, "Attempts"), >=, 1);
+	job_error = get_job_string(daemon, job, "Error");
+	g_assert_cmpstr(job_error, ==, "org.mail.Sender.Error.Connection");
+	/* not finished, and nothing was sent anywhere */
+	g_assert_null(ms_test_signals_get_result(signals, job));
+
+	port_text = g_strdup_printf("%u", port);
+	server_args[1] = port_text;
+	server = ms_test_server_start("plain", server_args, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(ms_test_server_get_port(server), ==, port);
+	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 0);
+
+	g_assert_true(ms_test_signals_wait_finished(signals, job, WAIT_MS));
+	assert_sent(signals, job);
+	g_assert_cmpuint(get_job_uint(daemon, job, "Attempts"), >=, 2);
+	state = get_job_string(daemon, job, "State");
+	g_assert_cmpstr(state, ==, "sent");
+	g_free(job_error);
+	job_error = get_job_string(daemon, job, "Error");
+	g_assert_cmpstr(job_error, ==, "");
+	/* one or more refused connections, each deferred, then the one that worked */
+	stages = ms_test_signals_get_stages(signals, job);
+	g_assert_true(g_str_has_prefix(stages, "queued connecting deferred connecting"));
+	g_assert_true(g_str_has_suffix(stages, " deferred connecting sending"));
+
+	mails = ms_test_server_wait_for_messages(server, 1, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 1);
+	assert_no_more_messages(server, 1);
+	mail = g_ptr_array_index(mails, 0);
+	g_assert_cmpstr(mail->mail_from, ==, "sender@example.test");
+	g_assert_cmpstrv(mail->rcpt_tos, rcpts_expected);
+	g_assert_true(ms_test_bytes_contain(mail->eml, "Subject: hi\r\n"));
+	g_assert_true(ms_test_bytes_contain(mail->eml, "\r\n\r\nhello\r\n"));
+}
+
 /* 4xx until the retry budget is spent: Failed with Temporary and the server's text */
 static void
 test_temporary_until_budget_spent(void)
@@ -2906,6 +3141,8 @@ main(int argc, char **argv)
 	g_test_add_func("/mail-sender/daemon/nothing-listening", test_nothing_listening);
 	g_test_add_func("/mail-sender/daemon/greeting-421-then-success",
 			test_greeting_421_then_success);
+	g_test_add_func("/mail-sender/daemon/drop-in-data-retried", test_drop_in_data_retried);
+	g_test_add_func("/mail-sender/daemon/server-down-then-up", test_server_down_then_up);
 	g_test_add_func("/mail-sender/daemon/temporary-until-budget-spent",
 			test_temporary_until_budget_spent);
 	g_test_add_func("/mail-sender/daemon/cancel-deferred", test_cancel_deferred);
