@@ -893,8 +893,9 @@ ms_queue_attempt_result(MsDelivery *delivery, MsSmtpResult *result, GError *erro
 	g_clear_object(&entry->message);
 	if (error != NULL && delivery->client != NULL) {
 		const gchar *last = ms_smtp_client_get_last_reply(delivery->client);
-		if (last != NULL && last[0] != '\0')
-			ms_job_set_server_reply(job, last);
+		/* a refusal explains the failure; a positive reply before a dropped connection
+		 * or a timeout (the 354 that invited the message) does not */
+		ms_job_set_server_reply(job, last != NULL && last[0] >= '4' ? last : "");
 	}
 
 	if (error == NULL) {

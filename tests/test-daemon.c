@@ -952,6 +952,8 @@ test_drop_in_data_retried(void)
 	g_assert_nonnull(
 	    strstr(all_signals, "\nProperty Error org.mail.Sender.Error.Connection\n"));
 	g_assert_nonnull(strstr(all_signals, " during DATA"));
+	/* the 354 that invited the message is not why it failed */
+	g_assert_null(strstr(all_signals, "\nProperty ServerReply 354"));
 	job_error = get_job_string(daemon, job, "Error");
 	g_assert_cmpstr(job_error, ==, "");
 
