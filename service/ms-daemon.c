@@ -12,6 +12,7 @@
 #include "ms-error.h"
 #include "ms-message.h"
 #include "ms-notifier.h"
+#include "ms-raw-body.h"
 #include "ms-raw-message.h"
 #include "ms-resources.h"
 #include "ms-smtp-client.h"
@@ -794,18 +795,10 @@ ms_daemon_method_verify(MsDaemonCall *call_owned)
  * addresses is not held back for SMTPUTF8: such mail is common from scripts and servers take
  * it; recipients is NULL-terminated */
 static MsMailFlags
-ms_daemon_mail_flags(const gchar *sender, const gchar *const *recipients, GBytes *bytes)
+ms_daemon_mail_flags(const gchar *sender, const gchar *const *recipients, gboolean has_8bit)
 {
-	MsMailFlags flags = MS_MAIL_FLAG_NONE;
-	gsize len = 0;
-	const guchar *data = g_bytes_get_data(bytes, &len);
+	MsMailFlags flags = has_8bit ? MS_MAIL_FLAG_8BITMIME : MS_MAIL_FLAG_NONE;
 
-	for (gsize i = 0; i < len; i++) {
-		if (data[i] >= 0x80) {
-			flags |= MS_MAIL_FLAG_8BITMIME;
-			break;
-		}
-	}
 	if (ms_address_mailbox_needs_smtputf8(sender))
 		flags |= MS_MAIL_FLAG_SMTPUTF8 | MS_MAIL_FLAG_8BITMIME;
 	for (guint i = 0; recipients[i] != NULL; i++) {
@@ -813,6 +806,19 @@ ms_daemon_mail_flags(const gchar *sender, const gchar *const *recipients, GBytes
 			flags |= MS_MAIL_FLAG_SMTPUTF8 | MS_MAIL_FLAG_8BITMIME;
 	}
 	return flags;
+}
+
+static gboolean
+ms_daemon_bytes_have_8bit(GBytes *bytes)
+{
+	gsize len = 0;
+	const guchar *data = g_bytes_get_data(bytes, &len);
+
+	for (gsize i = 0; i < len; i++) {
+		if (data[i] >= 0x80)
+			return TRUE;
+	}
+	return FALSE;
 }
 
 /* a complete message from SendRaw, SendRawFd or Notify: counted against the caller's rate
@@ -841,7 +847,9 @@ ms_daemon_submit_bytes(MsDaemonCall *call_owned,
 	    account,
 	    sender,
 	    (const gchar *const *)recipients->pdata,
-	    ms_daemon_mail_flags(sender, (const gchar *const *)recipients->pdata, bytes),
+	    ms_daemon_mail_flags(sender,
+				 (const gchar *const *)recipients->pdata,
+				 ms_daemon_bytes_have_8bit(bytes)),
 	    bytes,
 	    NULL,
 	    ms_daemon_submit_cb,
@@ -850,8 +858,11 @@ ms_daemon_submit_bytes(MsDaemonCall *call_owned,
 
 /* ---- SendRaw, SendRawFd ---- */
 
-/* a complete message handed over as it is; larger ones are refused rather than buffered */
-#define MS_DAEMON_RAW_MAX_SIZE (64 * 1024 * 1024)
+/* SendRawFd: a message up to this size is read into memory and handled like SendRaw's; a
+ * larger one streams into the spool once its header block is read */
+#define MS_DAEMON_RAW_MEMORY_SIZE (1024 * 1024)
+/* the largest raw message, as spooled */
+#define MS_DAEMON_RAW_MAX_SIZE ((guint64)1024 * 1024 * 1024)
 
 static const MsDaemonKey ms_daemon_raw_option_keys[] = {
     {"account", "s"},
@@ -860,10 +871,30 @@ static const MsDaemonKey ms_daemon_raw_option_keys[] = {
     {"sendmail-dot", "b"}, /* extension: a line with a single '.' ends the message */
 };
 
-static void
-ms_daemon_raw_submit(MsDaemonCall *call_owned, GBytes *input)
+static MsRawMessageFlags
+ms_daemon_raw_flags(MsDaemonCall *call)
 {
-	g_autoptr(MsDaemonCall) call = call_owned;
+	g_autoptr(GVariant) options = g_variant_get_child_value(call->parameters, 1);
+	MsRawMessageFlags flags = MS_RAW_MESSAGE_FLAG_NONE;
+	gboolean dot_ends = FALSE;
+
+	g_variant_lookup(options, "sendmail-dot", "b", &dot_ends);
+	if (dot_ends)
+		flags |= MS_RAW_MESSAGE_FLAG_DOT_ENDS;
+	if (!g_variant_lookup(options, "to", "^as", NULL))
+		flags |= MS_RAW_MESSAGE_FLAG_EXTRACT_RECIPIENTS;
+	return flags;
+}
+
+/* a raw message (or, streamed, its header block) checked, its envelope worked out and its
+ * header section as it is spooled; FALSE with the call answered when it is refused */
+static gboolean
+ms_daemon_raw_prepare(MsDaemonCall *call,
+		      GBytes *input,
+		      gchar **sender_out,
+		      GPtrArray **recipients_out,
+		      GBytes **bytes_out)
+{
 	MsDaemon *self = call->self;
 	g_autoptr(GVariant) options = g_variant_get_child_value(call->parameters, 1);
 	g_autoptr(MsRawMessage) raw = NULL;
@@ -873,21 +904,15 @@ ms_daemon_raw_submit(MsDaemonCall *call_owned, GBytes *input)
 	g_autofree const gchar **to = NULL;
 	const gchar *from = NULL;
 	g_autofree gchar *from_normalized = NULL;
-	gboolean dot_ends = FALSE;
-	MsRawMessageFlags flags = MS_RAW_MESSAGE_FLAG_NONE;
 	MsAccount *account = call->account;
 	GError *error = NULL;
 
-	g_variant_lookup(options, "sendmail-dot", "b", &dot_ends);
-	if (dot_ends)
-		flags |= MS_RAW_MESSAGE_FLAG_DOT_ENDS;
-	if (!g_variant_lookup(options, "to", "^a&s", &to))
-		flags |= MS_RAW_MESSAGE_FLAG_EXTRACT_RECIPIENTS;
-	raw = ms_raw_message_parse(input, flags, &error);
+	g_variant_lookup(options, "to", "^a&s", &to);
+	raw = ms_raw_message_parse(input, ms_daemon_raw_flags(call), &error);
 	if (raw == NULL) {
 		ms_daemon_message_error(FALSE, &error);
 		ms_daemon_return_error(call, error);
-		return;
+		return FALSE;
 	}
 
 	/* the envelope sender */
@@ -895,7 +920,7 @@ ms_daemon_raw_submit(MsDaemonCall *call_owned, GBytes *input)
 	if (account_from == NULL) {
 		ms_daemon_message_error(FALSE, &error);
 		ms_daemon_return_error(call, error);
-		return;
+		return FALSE;
 	}
 	if (g_variant_lookup(options, "from", "&s", &from)) {
 		if (self->system_bus && call->caller->uid != 0 &&
@@ -907,7 +932,7 @@ ms_daemon_raw_submit(MsDaemonCall *call_owned, GBytes *input)
 					_("Account '%s' does not let callers set From "
 					  "(allow-from-override=false)"),
 					ms_account_get_name(account)));
-			return;
+			return FALSE;
 		}
 		from_normalized = ms_address_normalize_mailbox(from);
 		if (from_normalized == NULL) {
@@ -917,7 +942,7 @@ ms_daemon_raw_submit(MsDaemonCall *call_owned, GBytes *input)
 							   MS_ERROR_INVALID_MESSAGE,
 							   _("'%s' is not a valid envelope sender"),
 							   from_safe));
-			return;
+			return FALSE;
 		}
 		from = from_normalized;
 	} else {
@@ -932,7 +957,7 @@ ms_daemon_raw_submit(MsDaemonCall *call_owned, GBytes *input)
 			if (address == NULL) {
 				ms_daemon_message_error(FALSE, &error);
 				ms_daemon_return_error(call, error);
-				return;
+				return FALSE;
 			}
 			g_ptr_array_add(recipients, g_strdup(ms_address_get_addr_spec(address)));
 		}
@@ -945,7 +970,7 @@ ms_daemon_raw_submit(MsDaemonCall *call_owned, GBytes *input)
 						   MS_ERROR_INVALID_MESSAGE,
 						   _("No recipient: give 'to' or put To, Cc or Bcc "
 						     "headers in the message")));
-		return;
+		return FALSE;
 	}
 	g_ptr_array_add(recipients, NULL);
 
@@ -958,9 +983,25 @@ ms_daemon_raw_submit(MsDaemonCall *call_owned, GBytes *input)
 	if (bytes == NULL) {
 		ms_daemon_message_error(FALSE, &error);
 		ms_daemon_return_error(call, error);
-		return;
+		return FALSE;
 	}
-	ms_daemon_submit_bytes(g_steal_pointer(&call), from, recipients, bytes);
+	*sender_out = g_strdup(from);
+	*recipients_out = g_steal_pointer(&recipients);
+	*bytes_out = g_steal_pointer(&bytes);
+	return TRUE;
+}
+
+static void
+ms_daemon_raw_submit(MsDaemonCall *call_owned, GBytes *input)
+{
+	g_autoptr(MsDaemonCall) call = call_owned;
+	g_autofree gchar *sender = NULL;
+	g_autoptr(GPtrArray) recipients = NULL;
+	g_autoptr(GBytes) bytes = NULL;
+
+	if (!ms_daemon_raw_prepare(call, input, &sender, &recipients, &bytes))
+		return;
+	ms_daemon_submit_bytes(g_steal_pointer(&call), sender, recipients, bytes);
 }
 
 static void
@@ -971,6 +1012,151 @@ ms_daemon_send_raw_authorized(MsDaemonCall *call_owned)
 	g_autoptr(GBytes) input = g_variant_get_data_as_bytes(data);
 
 	ms_daemon_raw_submit(g_steal_pointer(&call), input);
+}
+
+/* a SendRawFd message on its way into the spool */
+typedef struct {
+	MsDaemonCall *call;
+	gchar *id;
+	gchar *sender;
+	GPtrArray *recipients; /* NULL-terminated */
+} MsDaemonRawStream;
+
+static void
+ms_daemon_raw_stream_free(MsDaemonRawStream *stream)
+{
+	if (stream->call != NULL)
+		ms_daemon_call_free(stream->call);
+	g_free(stream->id);
+	g_free(stream->sender);
+	g_clear_pointer(&stream->recipients, g_ptr_array_unref);
+	g_free(stream);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsDaemonRawStream, ms_daemon_raw_stream_free)
+
+static void
+ms_daemon_raw_stream_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(MsDaemonRawStream) stream = user_data;
+	MsDaemonCall *call = stream->call;
+	MsDaemon *self = call->self;
+	g_autoptr(GError) error = NULL;
+	GError *error_dbus = NULL;
+	guint64 size = 0;
+	gboolean has_8bit = FALSE;
+	guint32 owner;
+
+	if (!ms_raw_body_copy_finish(res, &size, &has_8bit, &error)) {
+		ms_queue_discard_prepared(self->queue, stream->id);
+		if (g_error_matches(error, MS_RAW_BODY_ERROR, MS_RAW_BODY_ERROR_READ))
+			error_dbus = g_error_new(MS_ERROR,
+						 MS_ERROR_INVALID_ARGS,
+						 _("Cannot read the message from the file "
+						   "descriptor: %s"),
+						 error->message);
+		else if (g_error_matches(error, MS_RAW_BODY_ERROR, MS_RAW_BODY_ERROR_WRITE))
+			error_dbus = g_error_new(MS_ERROR,
+						 MS_ERROR_STORAGE,
+						 _("Cannot write the message to the spool: %s"),
+						 error->message);
+		else
+			error_dbus =
+			    g_error_new(MS_ERROR, MS_ERROR_INVALID_MESSAGE, "%s", error->message);
+		ms_daemon_return_error(call, error_dbus);
+		return;
+	}
+	/* counted last, so that refused input does not use up the caller's allowance */
+	if (!ms_authority_take_rate_token(self->authority, call->caller, call->account, &error_dbus)) {
+		ms_queue_discard_prepared(self->queue, stream->id);
+		ms_daemon_return_error(call, error_dbus);
+		return;
+	}
+	owner = call->caller->uid;
+	ms_queue_submit_prepared_async(
+	    self->queue,
+	    stream->id,
+	    owner,
+	    call->account,
+	    stream->sender,
+	    (const gchar *const *)stream->recipients->pdata,
+	    ms_daemon_mail_flags(stream->sender,
+				 (const gchar *const *)stream->recipients->pdata,
+				 has_8bit),
+	    size,
+	    NULL,
+	    ms_daemon_submit_cb,
+	    g_steal_pointer(&stream->call));
+}
+
+/* more than MS_DAEMON_RAW_MEMORY_SIZE arrived: the header block is in call->raw; it is checked
+ * like a whole SendRaw message, then it and the body stream into the spool */
+static void
+ms_daemon_raw_fd_stream(MsDaemonCall *call_owned, GInputStream *in)
+{
+	g_autoptr(MsDaemonCall) call = call_owned;
+	g_autoptr(MsDaemonRawStream) stream = NULL;
+	g_autoptr(GBytes) head = NULL;
+	g_autoptr(GBytes) body_start = NULL;
+	g_autoptr(GBytes) header_section = NULL;
+	g_autoptr(GOutputStream) out = NULL;
+	MsRawMessageFlags flags = ms_daemon_raw_flags(call);
+	const guint8 *data = call->raw->data;
+	gsize len = call->raw->len;
+	gsize body_offset;
+	guint body_line = 1;
+	GError *error = NULL;
+
+	/* sendmail's '.' line in what was read: the message ends there, and it is small */
+	if ((flags & MS_RAW_MESSAGE_FLAG_DOT_ENDS) != 0 &&
+	    ms_raw_message_find_dot_line(data, len) < len) {
+		g_autoptr(GBytes) input = NULL;
+		g_byte_array_set_size(call->raw, (guint)ms_raw_message_find_dot_line(data, len));
+		input = g_byte_array_free_to_bytes(g_steal_pointer(&call->raw));
+		ms_daemon_raw_submit(g_steal_pointer(&call), input);
+		return;
+	}
+	body_offset = ms_raw_message_find_body_start(data, len, &body_line);
+	if (body_offset == 0) {
+		g_autoptr(GBytes) input = g_byte_array_free_to_bytes(g_steal_pointer(&call->raw));
+		g_autoptr(MsRawMessage) raw = ms_raw_message_parse(input, flags, &error);
+		/* the parser says what is wrong with the header block, if it can */
+		if (raw == NULL) {
+			ms_daemon_message_error(FALSE, &error);
+			ms_daemon_return_error(call, error);
+			return;
+		}
+		ms_daemon_return_error(call,
+				       g_error_new(MS_ERROR,
+						   MS_ERROR_INVALID_MESSAGE,
+						   _("The header block of the message does not end "
+						     "within its first %u MiB"),
+						   (guint)(MS_DAEMON_RAW_MEMORY_SIZE / (1024 * 1024))));
+		return;
+	}
+	head = g_bytes_new(data, body_offset);
+	body_start = g_bytes_new(data + body_offset, len - body_offset);
+	stream = g_new0(MsDaemonRawStream, 1);
+	if (!ms_daemon_raw_prepare(call, head, &stream->sender, &stream->recipients, &header_section))
+		return;
+	g_ptr_array_add(stream->recipients, NULL);
+	out = ms_queue_prepare(call->self->queue, &stream->id, &error);
+	if (out == NULL) {
+		ms_daemon_return_error(call, error);
+		return;
+	}
+	g_clear_pointer(&call->raw, g_byte_array_unref);
+	stream->call = g_steal_pointer(&call);
+	ms_raw_body_copy_async(in,
+			       header_section,
+			       body_start,
+			       out,
+			       flags,
+			       body_line,
+			       body_offset,
+			       MS_DAEMON_RAW_MAX_SIZE,
+			       NULL,
+			       ms_daemon_raw_stream_cb,
+			       g_steal_pointer(&stream));
 }
 
 static void
@@ -996,19 +1182,14 @@ ms_daemon_raw_fd_read_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 		ms_daemon_raw_submit(g_steal_pointer(&call), input);
 		return;
 	}
-	/* a ceiling, so that a caller cannot make the daemon hold more */
-	if (call->raw->len + g_bytes_get_size(chunk) > MS_DAEMON_RAW_MAX_SIZE) {
-		ms_daemon_return_error(
-		    call,
-		    g_error_new(MS_ERROR,
-				MS_ERROR_INVALID_MESSAGE,
-				_("The message is larger than %u MiB"),
-				(guint)(MS_DAEMON_RAW_MAX_SIZE / (1024 * 1024))));
-		return;
-	}
 	g_byte_array_append(call->raw,
 			    g_bytes_get_data(chunk, NULL),
 			    (guint)g_bytes_get_size(chunk));
+	/* never more than this in memory: a larger message streams into the spool */
+	if (call->raw->len > MS_DAEMON_RAW_MEMORY_SIZE) {
+		ms_daemon_raw_fd_stream(g_steal_pointer(&call), in);
+		return;
+	}
 	g_input_stream_read_bytes_async(in,
 					64 * 1024,
 					G_PRIORITY_DEFAULT,
@@ -1199,7 +1380,9 @@ ms_daemon_digest_ready_cb(MsNotifier *notifier,
 	}
 	ms_job_set_mail_flags(
 	    job,
-	    ms_daemon_mail_flags(ms_job_get_sender(job), ms_job_get_recipients(job), bytes));
+	    ms_daemon_mail_flags(ms_job_get_sender(job),
+				 ms_job_get_recipients(job),
+				 ms_daemon_bytes_have_8bit(bytes)));
 	ms_queue_submit_reserved_async(self->queue,
 				       job,
 				       bytes,
@@ -1257,7 +1440,9 @@ ms_daemon_merged_keep(MsDaemonCall *call_owned, const gchar *reserved_id)
 	}
 	ms_job_set_mail_flags(
 	    job,
-	    ms_daemon_mail_flags(ms_job_get_sender(job), ms_job_get_recipients(job), bytes));
+	    ms_daemon_mail_flags(ms_job_get_sender(job),
+				 ms_job_get_recipients(job),
+				 ms_daemon_bytes_have_8bit(bytes)));
 	ms_queue_update_reserved_async(self->queue,
 				       job,
 				       bytes,

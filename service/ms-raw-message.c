@@ -479,6 +479,42 @@ ms_raw_message_parse(GBytes *input, MsRawMessageFlags flags, GError **error)
 	return g_steal_pointer(&self);
 }
 
+gsize
+ms_raw_message_find_body_start(const guint8 *data, gsize len, guint *body_line)
+{
+	guint line = 1;
+
+	g_return_val_if_fail(data != NULL || len == 0, 0);
+
+	for (gsize pos = 0; pos < len; line++) {
+		gsize eol_len = 0;
+		gsize end = ms_raw_message_find_eol(data, len, pos, &eol_len);
+
+		if (eol_len == 0 || end - pos > MS_RAW_MESSAGE_LINE_MAX)
+			return 0;
+		if (data[end] == '\r' && eol_len == 1 && end + 1 == len)
+			return 0;
+		if (end == pos) {
+			if (body_line != NULL)
+				*body_line = line + 1;
+			return end + eol_len;
+		}
+		pos = end + eol_len;
+	}
+	return 0;
+}
+
+gsize
+ms_raw_message_find_dot_line(const guint8 *data, gsize len)
+{
+	gsize at;
+
+	g_return_val_if_fail(data != NULL || len == 0, len);
+	at = ms_raw_message_find_dot_end(data, len);
+	/* a '.' as the last octet may be the start of a longer line */
+	return at + 1 < len ? at : len;
+}
+
 GPtrArray *
 ms_raw_message_get_header_recipients(MsRawMessage *self)
 {

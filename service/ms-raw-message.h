@@ -41,6 +41,18 @@ typedef enum {
 MsRawMessage *
 ms_raw_message_parse(GBytes *input, MsRawMessageFlags flags, GError **error);
 
+/* For a message read in pieces (SendRawFd): where its body starts in the first len octets,
+ * just after the empty line that ends the header block, and the number of the body's first
+ * line; 0 when the header block does not end in them (a line over 998 octets ends the search:
+ * ms_raw_message_parse() refuses it). A CR as the last octet is not taken for a line end, as
+ * its LF may follow. */
+gsize
+ms_raw_message_find_body_start(const guint8 *data, gsize len, guint *body_line);
+/* the offset of the first line that is a single '.' and whose line end is in the first len
+ * octets (MS_RAW_MESSAGE_FLAG_DOT_ENDS), or len if there is none */
+gsize
+ms_raw_message_find_dot_line(const guint8 *data, gsize len);
+
 /* (transfer full) the addr-specs of all To fields, then all Cc, then all Bcc, each list in
  * order, without duplicates (compared case-insensitively, the first spelling wins); comments
  * are dropped, groups ("Team: a@x, b@y;", "undisclosed-recipients:;") give their members.

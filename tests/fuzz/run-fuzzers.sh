@@ -34,6 +34,7 @@ sources_for() {
 	address) echo "ms-address.c ms-message.c" ;;
 	message) echo "ms-address.c ms-message.c" ;;
 	raw-message) echo "ms-raw-message.c ms-address.c ms-message.c" ;;
+	raw-body) echo "ms-raw-body.c ms-raw-message.c ms-address.c ms-message.c" ;;
 	mime-downgrade) echo "ms-mime-downgrade.c ms-message.c ms-address.c" ;;
 	*) return 1 ;;
 	esac
@@ -46,6 +47,7 @@ runs_for() {
 	message) echo 80000 ;;
 	mime-downgrade) echo 150000 ;;
 	smtp-reply) echo 300000 ;;
+	raw-body) echo 500000 ;;
 	*) echo 1000000 ;;
 	esac
 }
