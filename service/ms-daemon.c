@@ -841,19 +841,18 @@ ms_daemon_submit_bytes(MsDaemonCall *call_owned,
 	}
 	/* not call->caller in the argument list: g_steal_pointer(&call) may run first */
 	owner = call->caller->uid;
-	ms_queue_submit_async(
-	    self->queue,
-	    owner,
-	    account,
-	    sender,
-	    (const gchar *const *)recipients->pdata,
-	    ms_daemon_mail_flags(sender,
-				 (const gchar *const *)recipients->pdata,
-				 ms_daemon_bytes_have_8bit(bytes)),
-	    bytes,
-	    NULL,
-	    ms_daemon_submit_cb,
-	    g_steal_pointer(&call));
+	ms_queue_submit_async(self->queue,
+			      owner,
+			      account,
+			      sender,
+			      (const gchar *const *)recipients->pdata,
+			      ms_daemon_mail_flags(sender,
+						   (const gchar *const *)recipients->pdata,
+						   ms_daemon_bytes_have_8bit(bytes)),
+			      bytes,
+			      NULL,
+			      ms_daemon_submit_cb,
+			      g_steal_pointer(&call));
 }
 
 /* ---- SendRaw, SendRawFd ---- */
@@ -1066,7 +1065,10 @@ ms_daemon_raw_stream_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 		return;
 	}
 	/* counted last, so that refused input does not use up the caller's allowance */
-	if (!ms_authority_take_rate_token(self->authority, call->caller, call->account, &error_dbus)) {
+	if (!ms_authority_take_rate_token(self->authority,
+					  call->caller,
+					  call->account,
+					  &error_dbus)) {
 		ms_queue_discard_prepared(self->queue, stream->id);
 		ms_daemon_return_error(call, error_dbus);
 		return;
@@ -1125,18 +1127,23 @@ ms_daemon_raw_fd_stream(MsDaemonCall *call_owned, GInputStream *in)
 			ms_daemon_return_error(call, error);
 			return;
 		}
-		ms_daemon_return_error(call,
-				       g_error_new(MS_ERROR,
-						   MS_ERROR_INVALID_MESSAGE,
-						   _("The header block of the message does not end "
-						     "within its first %u MiB"),
-						   (guint)(MS_DAEMON_RAW_MEMORY_SIZE / (1024 * 1024))));
+		ms_daemon_return_error(
+		    call,
+		    g_error_new(MS_ERROR,
+				MS_ERROR_INVALID_MESSAGE,
+				_("The header block of the message does not end "
+				  "within its first %u MiB"),
+				(guint)(MS_DAEMON_RAW_MEMORY_SIZE / (1024 * 1024))));
 		return;
 	}
 	head = g_bytes_new(data, body_offset);
 	body_start = g_bytes_new(data + body_offset, len - body_offset);
 	stream = g_new0(MsDaemonRawStream, 1);
-	if (!ms_daemon_raw_prepare(call, head, &stream->sender, &stream->recipients, &header_section))
+	if (!ms_daemon_raw_prepare(call,
+				   head,
+				   &stream->sender,
+				   &stream->recipients,
+				   &header_section))
 		return;
 	g_ptr_array_add(stream->recipients, NULL);
 	out = ms_queue_prepare(call->self->queue, &stream->id, &error);
@@ -1378,11 +1385,10 @@ ms_daemon_digest_ready_cb(MsNotifier *notifier,
 		g_warning("cannot compose a notification digest: %s", error->message);
 		return;
 	}
-	ms_job_set_mail_flags(
-	    job,
-	    ms_daemon_mail_flags(ms_job_get_sender(job),
-				 ms_job_get_recipients(job),
-				 ms_daemon_bytes_have_8bit(bytes)));
+	ms_job_set_mail_flags(job,
+			      ms_daemon_mail_flags(ms_job_get_sender(job),
+						   ms_job_get_recipients(job),
+						   ms_daemon_bytes_have_8bit(bytes)));
 	ms_queue_submit_reserved_async(self->queue,
 				       job,
 				       bytes,
@@ -1438,11 +1444,10 @@ ms_daemon_merged_keep(MsDaemonCall *call_owned, const gchar *reserved_id)
 		ms_daemon_return_error(call, g_steal_pointer(&error));
 		return;
 	}
-	ms_job_set_mail_flags(
-	    job,
-	    ms_daemon_mail_flags(ms_job_get_sender(job),
-				 ms_job_get_recipients(job),
-				 ms_daemon_bytes_have_8bit(bytes)));
+	ms_job_set_mail_flags(job,
+			      ms_daemon_mail_flags(ms_job_get_sender(job),
+						   ms_job_get_recipients(job),
+						   ms_daemon_bytes_have_8bit(bytes)));
 	ms_queue_update_reserved_async(self->queue,
 				       job,
 				       bytes,
