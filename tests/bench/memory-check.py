@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Checks what the test SMTP server stored in tests/bench/memory.sh's run, parsed with the
 email package as a mail client would: exactly one "memory-1k" message whose text body is the
-one sent, and exactly one "memory-big" message whose big.bin attachment decodes to the bytes
-of the file sent. Prints what it found; exit status 1 if anything differs.
+one sent, and exactly one "memory-big" (Send) and one "memory-raw" (SendRawFd) message whose
+big.bin attachment decodes to the bytes of the file sent. Prints what it found; exit status 1 if anything differs.
 
 usage: memory-check.py MAILDIR SMALL_BODY BIG_FILE
 """
@@ -35,20 +35,21 @@ def main(maildir, small_body, big_path):
         else:
             print(f"the 1 KiB message arrived complete: {len(body.encode())} bytes of text")
 
-    big = found.get("memory-big", [])
-    if len(big) != 1:
-        errors.append(f"{len(big)} copies of the attachment message arrived, not 1")
-    else:
+    for subject, what in (("memory-big", "Send"), ("memory-raw", "SendRawFd")):
+        big = found.get(subject, [])
+        if len(big) != 1:
+            errors.append(f"{len(big)} copies of the {what} attachment message arrived, not 1")
+            continue
         parts = [p for p in big[0].iter_attachments() if p.get_filename() == "big.bin"]
         data = parts[0].get_payload(decode=True) if len(parts) == 1 else b""
         got = hashlib.sha256(data).hexdigest()
         if len(parts) != 1:
-            errors.append(f"{len(parts)} attachments named big.bin arrived, not 1")
+            errors.append(f"{what}: {len(parts)} attachments named big.bin arrived, not 1")
         elif got != want:
-            errors.append(f"big.bin arrived with {len(data)} bytes, SHA-256 {got} "
+            errors.append(f"{what}: big.bin arrived with {len(data)} bytes, SHA-256 {got} "
                           f"(sent: {want_size} bytes, SHA-256 {want})")
         else:
-            print(f"big.bin arrived complete: {len(data)} bytes, SHA-256 {got}")
+            print(f"{what}: big.bin arrived complete: {len(data)} bytes, SHA-256 {got}")
 
     for e in errors:
         print(f"MEMORY CHECK FAILED: {e}")

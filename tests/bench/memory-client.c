@@ -4,6 +4,7 @@
  * the job's Sent or Failed signal.
  *
  *   memory-client --to ADDR --subject S --body TEXT [--attach FILE] [--timeout SECONDS]
+ *   memory-client --raw FILE [--timeout SECONDS]   (SendRawFd, recipients from the headers)
  *
  * Prints "SENT <job> <reply>" and exits 0, or "FAILED <job> <error>: <message>" and exits 1;
  * exits 2 if the call fails or nothing arrives within the timeout.
@@ -116,12 +117,20 @@ main(int argc, char **argv)
 	g_autofree gchar *subject = NULL;
 	g_autofree gchar *body = NULL;
 	g_autofree gchar *attach = NULL;
+	g_autofree gchar *raw = NULL;
 	gint timeout = 60;
 	const GOptionEntry entries[] = {
 	    {"to", 0, 0, G_OPTION_ARG_STRING, &to, "recipient", "ADDR"},
 	    {"subject", 0, 0, G_OPTION_ARG_STRING, &subject, "subject", "TEXT"},
 	    {"body", 0, 0, G_OPTION_ARG_STRING, &body, "text body", "TEXT"},
 	    {"attach", 0, 0, G_OPTION_ARG_FILENAME, &attach, "attach FILE as big.bin", "FILE"},
+	    {"raw",
+	     0,
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &raw,
+	     "SendRawFd of the complete message in FILE instead of Send",
+	     "FILE"},
 	    {"timeout", 0, 0, G_OPTION_ARG_INT, &timeout, "seconds to wait (60)", "SECONDS"},
 	    {NULL},
 	};
@@ -142,8 +151,8 @@ main(int argc, char **argv)
 		g_printerr("memory-client: %s\n", error->message);
 		return 2;
 	}
-	if (to == NULL || subject == NULL || body == NULL) {
-		g_printerr("memory-client: --to, --subject and --body are needed\n");
+	if (raw == NULL && (to == NULL || subject == NULL || body == NULL)) {
+		g_printerr("memory-client: --raw FILE, or --to, --subject and --body are needed\n");
 		return 2;
 	}
 	connection = g_bus_get_sync(G_BUS_TYPE_SESSION, NULL, &error);
@@ -163,6 +172,43 @@ main(int argc, char **argv)
 					   ms_memory_signal_cb,
 					   &self,
 					   NULL);
+
+	if (raw != NULL) {
+		/* the recipients come from the message's headers, as with sendmail -t */
+		gint fd = open(raw, O_RDONLY | O_CLOEXEC);
+		gint handle;
+
+		if (fd < 0) {
+			g_printerr("memory-client: cannot open %s\n", raw);
+			return 2;
+		}
+		handle = g_unix_fd_list_append(fds, fd, &error);
+		close(fd);
+		if (handle < 0) {
+			g_printerr("memory-client: %s\n", error->message);
+			return 2;
+		}
+		g_dbus_connection_call_with_unix_fd_list(
+		    connection,
+		    MS_MEMORY_NAME,
+		    MS_MEMORY_PATH,
+		    MS_MEMORY_INTERFACE,
+		    "SendRawFd",
+		    g_variant_new("(h@a{sv})",
+				  handle,
+				  g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0)),
+		    G_VARIANT_TYPE("(o)"),
+		    G_DBUS_CALL_FLAGS_NO_AUTO_START,
+		    timeout * 1000,
+		    fds,
+		    NULL,
+		    ms_memory_send_cb,
+		    &self);
+		g_timeout_add_seconds(timeout, ms_memory_timeout_cb, &self);
+		g_main_loop_run(loop);
+		g_free(self.job);
+		return self.status;
+	}
 
 	to_list[0] = to;
 	g_variant_builder_init(&message, G_VARIANT_TYPE_VARDICT);
