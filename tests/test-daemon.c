@@ -5,10 +5,14 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <gio/gunixfdlist.h>
+#include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/file.h>
@@ -2044,6 +2048,612 @@ test_send_raw_refused(void)
 	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 0);
 }
 
+/* ---- SendRawFd of messages over 1 MiB: streamed into the spool ---- */
+
+/* the daemon reads a message in pieces of this size; the inputs below put edge cases (a CRLF
+ * split in two, a '.' as the last octet) at its multiples, where pieces of a file meet */
+#define RAW_FD_CHUNK (64 * 1024)
+
+static void
+write_all_or_die(gint fd, const guint8 *data, gsize len)
+{
+	while (len > 0) {
+		gssize n = write(fd, data, MIN(len, (gsize)1024 * 1024));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			g_error("write: %s", g_strerror(errno));
+		data += n;
+		len -= (gsize)n;
+	}
+}
+
+/* an unlinked temporary file holding data, read from its start */
+static gint
+raw_fd_from_file(const GByteArray *data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *name = NULL;
+	gint fd = g_file_open_tmp("ms-raw-stream-XXXXXX", &name, &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpint(g_unlink(name), ==, 0);
+	write_all_or_die(fd, data->data, data->len);
+	g_assert_cmpint(lseek(fd, 0, SEEK_SET), ==, 0);
+	return fd;
+}
+
+/* the write end of a pipe, fed by a thread while the daemon reads the other end */
+typedef struct {
+	gint fd;
+	const guint8 *data;
+	gsize len;
+	gsize written;
+	gint errsv;
+} PipeFeed;
+
+static gpointer
+pipe_feed_thread(gpointer user_data)
+{
+	PipeFeed *feed = user_data;
+	struct timespec no_wait = {0, 0};
+	sigset_t pipe_signal;
+
+	/* a reader that stops early gives EPIPE here rather than killing the test */
+	sigemptyset(&pipe_signal);
+	sigaddset(&pipe_signal, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_signal, NULL);
+	while (feed->written < feed->len) {
+		struct pollfd pfd = {feed->fd, POLLOUT, 0};
+		gssize n;
+
+		/* bounded: a daemon that stops reading must not hang the test */
+		if (poll(&pfd, 1, WAIT_MS) <= 0) {
+			feed->errsv = ETIMEDOUT;
+			break;
+		}
+		n = write(feed->fd,
+			  feed->data + feed->written,
+			  MIN(feed->len - feed->written, (gsize)RAW_FD_CHUNK));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0) {
+			feed->errsv = errno;
+			break;
+		}
+		feed->written += (gsize)n;
+	}
+	close(feed->fd);
+	sigtimedwait(&pipe_signal, NULL, &no_wait);
+	return NULL;
+}
+
+/* SendRawFd with fd (which stays the caller's to close) and options as GVariant text */
+static gchar *
+send_raw_fd(MsTestDaemon *daemon, gint fd, const gchar *options, GError **error)
+{
+	g_autoptr(GError) error_local = NULL;
+	g_autoptr(GUnixFDList) fds = g_unix_fd_list_new();
+	g_autoptr(GVariant) opts =
+	    g_variant_parse(G_VARIANT_TYPE_VARDICT, options, NULL, NULL, &error_local);
+	g_autoptr(GVariant) ret = NULL;
+	gchar *path = NULL;
+
+	g_assert_no_error(error_local);
+	g_assert_cmpint(g_unix_fd_list_append(fds, fd, &error_local), ==, 0);
+	g_assert_no_error(error_local);
+	ret = g_dbus_connection_call_with_unix_fd_list_sync(ms_test_daemon_get_bus(daemon),
+							    "org.mail.Sender",
+							    "/org/mail/Sender",
+							    "org.mail.Sender",
+							    "SendRawFd",
+							    g_variant_new("(h@a{sv})", 0, opts),
+							    G_VARIANT_TYPE("(o)"),
+							    G_DBUS_CALL_FLAGS_NONE,
+							    WAIT_MS,
+							    fds,
+							    NULL,
+							    NULL,
+							    error);
+	if (ret == NULL)
+		return NULL;
+	g_variant_get(ret, "(o)", &path);
+	return path;
+}
+
+/* what a body should become, worked out independently of the daemon: every line end (CRLF,
+ * bare LF, bare CR) a CRLF, a last line without one given it; with dot_ends everything from a
+ * line that is a single '.' on dropped */
+static GByteArray *
+normalize_body(const guint8 *data, gsize len, gboolean dot_ends)
+{
+	GByteArray *out = g_byte_array_sized_new((guint)(len + len / 8));
+	gsize pos = 0;
+
+	while (pos < len) {
+		gsize end = pos;
+
+		while (end < len && data[end] != '\r' && data[end] != '\n')
+			end++;
+		if (dot_ends && end - pos == 1 && data[pos] == '.')
+			break;
+		g_byte_array_append(out, data + pos, (guint)(end - pos));
+		g_byte_array_append(out, (const guint8 *)"\r\n", 2);
+		if (end == len)
+			break;
+		pos = end + (data[end] == '\r' && end + 1 < len && data[end + 1] == '\n' ? 2 : 1);
+	}
+	return out;
+}
+
+static guint
+count_jobs(MsTestDaemon *daemon)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) ret =
+	    call_sync(daemon, "/org/mail/Sender", "org.mail.Sender", "GetJobs", NULL, &error);
+	g_autoptr(GVariant) list = NULL;
+
+	g_assert_no_error(error);
+	list = g_variant_get_child_value(ret, 0);
+	return (guint)g_variant_n_children(list);
+}
+
+/* the header section of a delivered message (up to and including the CRLF of its last field),
+ * and where its body starts */
+static gchar *
+eml_split(GBytes *eml, const guint8 **body, gsize *body_len)
+{
+	gsize len = 0;
+	const gchar *data = g_bytes_get_data(eml, &len);
+	const gchar *sep = g_strstr_len(data, (gssize)len, "\r\n\r\n");
+
+	g_assert_nonnull(sep);
+	*body = (const guint8 *)sep + 4;
+	*body_len = len - (gsize)(sep + 4 - data);
+	return g_strndup(data, (gsize)(sep + 2 - data));
+}
+
+/* the body delivered is expected, octet for octet; says where it is not */
+static void
+assert_body_equal(const guint8 *body, gsize body_len, const GByteArray *expected)
+{
+	gsize i = 0;
+	gsize from;
+	g_autofree gchar *got = NULL;
+	g_autofree gchar *want = NULL;
+	g_autofree gchar *got_text = NULL;
+	g_autofree gchar *want_text = NULL;
+
+	while (i < body_len && i < expected->len && body[i] == expected->data[i])
+		i++;
+	if (i == body_len && i == expected->len)
+		return;
+	from = i > 40 ? i - 40 : 0;
+	got_text = g_strndup((const gchar *)body + from, MIN(body_len - from, 80));
+	want_text = g_strndup((const gchar *)expected->data + from, MIN(expected->len - from, 80));
+	got = g_strescape(got_text, "\xc2\xb5");
+	want = g_strescape(want_text, "\xc2\xb5");
+	g_error("the delivered body (%" G_GSIZE_FORMAT " octets) differs from the expected one "
+		"(%u octets) at octet %" G_GSIZE_FORMAT ":\n  got      '%s'\n  expected '%s'",
+		body_len,
+		expected->len,
+		i,
+		got,
+		want);
+}
+
+static void
+assert_ends_with(const guint8 *data, gsize len, const gchar *suffix)
+{
+	gsize n = strlen(suffix);
+
+	g_assert_cmpuint(len, >=, n);
+	g_assert_cmpmem(data + len - n, n, suffix, n);
+}
+
+/* MAIL FROM's SIZE is the size of the spooled message: it is the size of what was delivered,
+ * so the spool holds the normalized message (the SMTP client would make the line ends CRLF on
+ * the wire anyway, so the delivered bytes alone do not show it) */
+static void
+assert_spooled_as_delivered(MsTestMail *mail)
+{
+	g_autofree gchar *size =
+	    g_strdup_printf("SIZE=%" G_GSIZE_FORMAT, g_bytes_get_size(mail->eml));
+
+	if (!g_strv_contains((const gchar *const *)mail->mail_options, size)) {
+		g_autofree gchar *options = g_strjoinv(" ", mail->mail_options);
+		g_error("expected %s in the MAIL FROM parameters: %s", size, options);
+	}
+}
+
+/* a line of n octets of c and line end eol */
+static void
+append_line(GByteArray *msg, guint8 c, gsize n, const gchar *eol)
+{
+	gsize at = msg->len;
+
+	g_byte_array_set_size(msg, (guint)(at + n));
+	memset(msg->data + at, c, n);
+	g_byte_array_append(msg, (const guint8 *)eol, (guint)strlen(eol));
+}
+
+static void
+append_text(GByteArray *msg, const gchar *text)
+{
+	g_byte_array_append(msg, (const guint8 *)text, (guint)strlen(text));
+}
+
+/* a ~3 MiB message: every kind of line end, lines with leading dots (a lone '.' too: without
+ * sendmail-dot it is text), empty lines, a line of exactly 998 octets, UTF-8 only far beyond
+ * the first MiB (so that only the streaming part can see it), at every 64 KiB boundary a
+ * CRLF split in two, a bare CR or a leading '.' cut off from the rest of its line, and no line
+ * end after the last line */
+static GByteArray *
+make_streamed_message(const gchar *token, gsize *body_start)
+{
+	GByteArray *msg = g_byte_array_new();
+	g_autofree gchar *headers = g_strdup_printf("From: Stream Sender <stream@example.test>\n"
+						    "To: Big Rcpt <big@example.test>,\r\n"
+						    " second@example.test\r\n"
+						    "Subject: streamed %s\n"
+						    "Bcc: hidden-%s@example.test\n"
+						    "MIME-Version: 1.0\r\n"
+						    "Content-Type: text/plain; charset=utf-8\n"
+						    "Content-Transfer-Encoding: 8bit\n"
+						    "\n",
+						    token,
+						    token);
+	const gchar *eols[] = {"\n", "\r\n", "\r"};
+	gboolean long_line_done = FALSE;
+
+	append_text(msg, headers);
+	*body_start = msg->len;
+	for (guint i = 0; msg->len < 3 * 1024 * 1024; i++) {
+		gsize boundary = (msg->len / RAW_FD_CHUNK + 1) * RAW_FD_CHUNK;
+		g_autofree gchar *line = NULL;
+
+		if (boundary - msg->len <= 900) {
+			guint kind = (guint)(boundary / RAW_FD_CHUNK) % 4;
+
+			if (kind >= 2 && boundary - msg->len >= 2) {
+				/* a '.' that starts a line as the last octet of a piece, the rest
+				 * of its line (or just its line end: a lone '.') in the next one */
+				append_line(msg, 'b', boundary - msg->len - 2, "\n");
+				append_text(msg,
+					    kind == 2 ? ".dot split from its line\n" : ".\r\n");
+			} else {
+				/* a CR as the last octet of a piece, its LF (or the next line) in
+				 * the next one */
+				append_line(msg,
+					    'a' + (guint8)(i % 26),
+					    boundary - msg->len - 1,
+					    "\r");
+				append_text(msg, kind == 0 ? "\n" : ".after a bare CR\n");
+			}
+			continue;
+		}
+		if (!long_line_done && msg->len > 2 * 1024 * 1024 + 200 * 1024) {
+			append_line(msg, 'L', 998, "\r\n");
+			long_line_done = TRUE;
+			continue;
+		}
+		switch (i % 9) {
+		case 0:
+			line = g_strdup_printf(".leading dot, line %u", i);
+			break;
+		case 1:
+			line = g_strdup_printf("..two dots, line %u", i);
+			break;
+		case 2:
+			line = g_strdup(".");
+			break;
+		case 3:
+			line = g_strdup("");
+			break;
+		case 4:
+			line = msg->len > 1536 * 1024
+				   ? g_strdup_printf("Grüße aus Köln, 你好, ☃ line %u", i)
+				   : g_strdup_printf("plain ascii %u", i);
+			break;
+		case 5:
+			line = g_strdup_printf("trailing blanks \t line %u  ", i);
+			break;
+		default:
+			line =
+			    g_strdup_printf("line %u: The quick brown fox jumps over the lazy dog",
+					    i);
+			break;
+		}
+		append_text(msg, line);
+		append_text(msg, eols[i % G_N_ELEMENTS(eols)]);
+	}
+	g_assert_true(long_line_done);
+	append_text(msg, "the last line, without a line end: Tschüß");
+	return msg;
+}
+
+static void
+test_send_raw_fd_streamed(void)
+{
+	/* through an unlinked file, whose pieces meet at 64 KiB boundaries, and through a pipe
+	 * written by a thread, which gives what it has */
+	for (guint use_pipe = 0; use_pipe < 2; use_pipe++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+		g_autofree gchar *conf = NULL;
+		g_autoptr(MsTestDaemon) daemon = NULL;
+		g_autoptr(MsTestSignals) signals = NULL;
+		g_autoptr(GPtrArray) mails = NULL;
+		g_autofree gchar *token = g_strdup_printf("tok%08x", g_random_int());
+		g_autofree gchar *hidden = g_strdup_printf("hidden-%s@example.test", token);
+		g_autofree gchar *subject = g_strdup_printf("\r\nSubject: streamed %s\r\n", token);
+		g_autofree gchar *job = NULL;
+		g_autofree gchar *headers = NULL;
+		g_autoptr(GByteArray) msg = NULL;
+		g_autoptr(GByteArray) expected = NULL;
+		GThread *feeder = NULL;
+		PipeFeed feed = {-1, NULL, 0, 0, 0};
+		const gchar *rcpts[] = {"big@example.test", "second@example.test", hidden, NULL};
+		const gchar *result;
+		const guint8 *body;
+		gsize body_len = 0;
+		gsize body_start = 0;
+		MsTestMail *mail;
+		gint fd;
+
+		g_test_message("through a %s", use_pipe ? "pipe" : "file");
+		g_assert_no_error(error);
+		conf = ms_test_server_make_conf(server, "security=none\n" ONE_ATTEMPT);
+		daemon = ms_test_daemon_start(conf, &error);
+		g_assert_no_error(error);
+		signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+		msg = make_streamed_message(token, &body_start);
+		expected = normalize_body(msg->data + body_start, msg->len - body_start, FALSE);
+		/* the input is not normalized already: a daemon that copied the body as it is
+		 * would fail below */
+		g_assert_cmpuint(expected->len, >, msg->len - body_start);
+		g_assert_cmpuint(msg->len, >, 2 * 1024 * 1024);
+
+		if (use_pipe) {
+			gint ends[2];
+			g_assert_true(g_unix_open_pipe(ends, FD_CLOEXEC, &error));
+			g_assert_no_error(error);
+			g_assert_true(g_unix_set_fd_nonblocking(ends[1], TRUE, &error));
+			g_assert_no_error(error);
+			feed.fd = ends[1];
+			feed.data = msg->data;
+			feed.len = msg->len;
+			feeder = g_thread_new("pipe-feed", pipe_feed_thread, &feed);
+			fd = ends[0];
+		} else {
+			fd = raw_fd_from_file(msg);
+		}
+		job = send_raw_fd(daemon, fd, "{}", &error);
+		close(fd);
+		if (feeder != NULL) {
+			g_thread_join(feeder);
+			g_assert_cmpint(feed.errsv, ==, 0);
+			g_assert_cmpuint(feed.written, ==, msg->len);
+		}
+		g_assert_no_error(error);
+		g_assert_nonnull(job);
+		g_assert_true(ms_test_signals_wait_finished(signals, job, WAIT_MS));
+		result = ms_test_signals_get_result(signals, job);
+		if (!g_str_has_prefix(result, "Sent "))
+			g_error("expected Sent, got: %s", result);
+		mails = ms_test_server_wait_for_messages(server, 1, WAIT_MS);
+		g_assert_cmpuint(mails->len, ==, 1);
+		g_assert_cmpuint(ms_test_server_count_messages(server), ==, 1);
+		mail = g_ptr_array_index(mails, 0);
+
+		/* the envelope: To, then Bcc, from the headers */
+		g_assert_cmpstrv(mail->rcpt_tos, rcpts);
+		g_assert_cmpstr(mail->mail_from, ==, "sender@example.test");
+		/* the 8-bit octets are only in the streamed part of the body */
+		g_assert_true(
+		    g_strv_contains((const gchar *const *)mail->mail_options, "BODY=8BITMIME"));
+
+		headers = eml_split(mail->eml, &body, &body_len);
+		g_test_message("delivered %" G_GSIZE_FORMAT " octets of body", body_len);
+		g_assert_nonnull(strstr(headers, subject));
+		g_assert_true(g_str_has_prefix(headers,
+					       "From: Stream Sender <stream@example.test>\r\n"
+					       "To: Big Rcpt <big@example.test>,\r\n"
+					       " second@example.test\r\n"));
+		g_assert_null(strstr(headers, "Bcc"));
+		g_assert_null(strstr(headers, "bcc"));
+		g_assert_false(ms_test_bytes_contain(mail->eml, hidden));
+		g_assert_nonnull(strstr(headers, "\r\nDate: "));
+		g_assert_nonnull(strstr(headers, "\r\nMessage-ID: <"));
+		g_assert_nonnull(strstr(headers, "\r\nContent-Transfer-Encoding: 8bit\r\n"));
+		assert_body_equal(body, body_len, expected);
+		assert_spooled_as_delivered(mail);
+		/* the last line got its line end */
+		assert_ends_with(body,
+				 body_len,
+				 "\r\nthe last line, without a line end: Tschüß\r\n");
+	}
+}
+
+/* a header block and ~3 MiB of lines with LF; at offset at, bad (of bad_len octets) in place
+ * of what would be there; returns the number of the line bad is on */
+static GByteArray *
+make_refused_message(gsize at, const gchar *bad, gsize bad_len, guint *bad_line)
+{
+	GByteArray *msg = g_byte_array_new();
+	guint line = 5; /* the body's first */
+
+	append_text(msg,
+		    "From: refused@example.test\n"
+		    "To: rcpt@example.test\n"
+		    "Subject: refused\n"
+		    "\n");
+	while (msg->len < 3 * 1024 * 1024) {
+		g_autofree gchar *text = NULL;
+
+		if (msg->len <= at && msg->len + 100 > at) {
+			/* the line up to at, then bad on the same line */
+			append_line(msg, 'p', at - msg->len, "");
+			g_byte_array_append(msg, (const guint8 *)bad, (guint)bad_len);
+			append_text(msg, " and more of the line\n");
+			*bad_line = line++;
+			continue;
+		}
+		text = g_strdup_printf("line %u of a large message that is refused\n", line);
+		append_text(msg, text);
+		line++;
+	}
+	return msg;
+}
+
+static void
+test_send_raw_fd_streamed_refused(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autofree gchar *long_line = g_strnfill(1500, 'y');
+	const gsize nul_at = 2 * 1024 * 1024 + 12345;
+	const gsize long_at = 2 * 1024 * 1024 - 700; /* across a 64 KiB boundary */
+
+	g_assert_no_error(error);
+	conf = ms_test_server_make_conf(server, "security=none\n" ONE_ATTEMPT);
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	for (guint i = 0; i < 2; i++) {
+		g_autoptr(GError) error_local = NULL;
+		g_autoptr(GByteArray) msg = NULL;
+		g_autofree gchar *job = NULL;
+		g_autofree gchar *remote = NULL;
+		g_autofree gchar *where = NULL;
+		guint bad_line = 0;
+		gint fd;
+
+		if (i == 0) {
+			msg = make_refused_message(nul_at, "\0", 1, &bad_line);
+			g_assert_cmpint(msg->data[nul_at], ==, 0);
+			where = g_strdup_printf("NUL bytes at offset %" G_GSIZE_FORMAT, nul_at);
+		} else {
+			msg = make_refused_message(long_at, long_line, 1500, &bad_line);
+			where = g_strdup_printf("line %u is longer than 998 octets", bad_line);
+		}
+		g_test_message("case %u: %s", i, where);
+		g_assert_cmpuint(msg->len, >=, 3 * 1024 * 1024);
+		fd = raw_fd_from_file(msg);
+		job = send_raw_fd(daemon, fd, "{}", &error_local);
+		close(fd);
+		g_assert_null(job);
+		g_assert_nonnull(error_local);
+		remote = g_dbus_error_get_remote_error(error_local);
+		g_assert_cmpstr(remote, ==, "org.mail.Sender.Error.InvalidMessage");
+		g_test_message("error: %s", error_local->message);
+		g_assert_nonnull(strstr(error_local->message, i == 0 ? "NUL" : "998"));
+		/* and it says where */
+		if (strstr(error_local->message, where) == NULL)
+			g_error("expected '%s' in: %s", where, error_local->message);
+		/* nothing queued, nothing half-written left behind */
+		g_assert_cmpuint(count_files(ms_test_daemon_get_spool_dir(daemon)), ==, 0);
+		g_assert_cmpuint(count_all_files(ms_test_daemon_get_spool_dir(daemon)), ==, 0);
+		g_assert_cmpuint(count_jobs(daemon), ==, 0);
+	}
+	g_assert_cmpuint(ms_test_server_count_messages(server), ==, 0);
+}
+
+/* sendmail's '.' line far into a streamed message ends it: what came before is delivered, the
+ * '.' line and the rest (a NUL and an overlong line among it, which would be refused) are not */
+static void
+test_send_raw_fd_streamed_dot(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsTestServer) server = ms_test_server_start("plain", NULL, &error);
+	g_autofree gchar *conf = NULL;
+	g_autoptr(MsTestDaemon) daemon = NULL;
+	g_autoptr(MsTestSignals) signals = NULL;
+	g_autoptr(GPtrArray) mails = NULL;
+	g_autoptr(GByteArray) msg = g_byte_array_new();
+	g_autoptr(GByteArray) expected = NULL;
+	g_autofree gchar *job = NULL;
+	g_autofree gchar *headers = NULL;
+	/* the '.' as the last octet of a 64 KiB piece, its line end in the next */
+	const gsize dot_at = 40 * RAW_FD_CHUNK - 1;
+	const gchar *last = "the last line before the dot\n";
+	const gchar *rcpts[] = {"dot@example.test", NULL};
+	const gchar *result;
+	const guint8 *body;
+	gsize body_len = 0;
+	gsize body_start;
+	MsTestMail *mail;
+	gint fd;
+
+	append_text(msg,
+		    "From: dot@example.test\n"
+		    "To: dot@example.test\n"
+		    "Subject: sendmail dot\n"
+		    "\n");
+	body_start = msg->len;
+	for (guint i = 0; msg->len + 900 < dot_at - strlen(last); i++) {
+		g_autofree gchar *line = NULL;
+
+		/* lines that start with '.' but are not a lone '.', which must not end it */
+		switch (i % 4) {
+		case 0:
+			line = g_strdup_printf(".%u not alone\n", i);
+			break;
+		case 1:
+			line = g_strdup_printf("..\r\n");
+			break;
+		case 2:
+			line = g_strdup_printf(". \r");
+			break;
+		default:
+			line = g_strdup_printf("line %u before the dot\n", i);
+			break;
+		}
+		append_text(msg, line);
+	}
+	append_line(msg, 'f', dot_at - strlen(last) - msg->len - 1, "\n");
+	append_text(msg, last);
+	g_assert_cmpuint(msg->len, ==, dot_at);
+	append_text(msg, ".\r\nafter the dot\n");
+	g_byte_array_append(msg, (const guint8 *)"nul\0here\n", 9);
+	append_line(msg, 'z', 1500, "\n");
+	while (msg->len < 3 * 1024 * 1024)
+		append_text(msg, "after the dot, never delivered\n");
+	expected = normalize_body(msg->data + body_start, msg->len - body_start, TRUE);
+	/* the test's own expectation stops at the dot */
+	g_assert_cmpuint(expected->len, <, dot_at - body_start + (dot_at - body_start) / 2);
+
+	g_assert_no_error(error);
+	conf = ms_test_server_make_conf(server, "security=none\n" ONE_ATTEMPT);
+	daemon = ms_test_daemon_start(conf, &error);
+	g_assert_no_error(error);
+	signals = ms_test_signals_new(ms_test_daemon_get_bus(daemon));
+	fd = raw_fd_from_file(msg);
+	job = send_raw_fd(daemon, fd, "{'sendmail-dot': <true>}", &error);
+	close(fd);
+	g_assert_no_error(error);
+	g_assert_true(ms_test_signals_wait_finished(signals, job, WAIT_MS));
+	result = ms_test_signals_get_result(signals, job);
+	if (!g_str_has_prefix(result, "Sent "))
+		g_error("expected Sent, got: %s", result);
+	mails = ms_test_server_wait_for_messages(server, 1, WAIT_MS);
+	g_assert_cmpuint(mails->len, ==, 1);
+	mail = g_ptr_array_index(mails, 0);
+	g_assert_cmpstrv(mail->rcpt_tos, rcpts);
+	/* all of it ASCII */
+	g_assert_false(g_strv_contains((const gchar *const *)mail->mail_options, "BODY=8BITMIME"));
+	headers = eml_split(mail->eml, &body, &body_len);
+	g_assert_nonnull(strstr(headers, "\r\nSubject: sendmail dot\r\n"));
+	g_assert_false(ms_test_bytes_contain(mail->eml, "after the dot"));
+	g_assert_false(ms_test_bytes_contain(mail->eml, "zzzz"));
+	assert_body_equal(body, body_len, expected);
+	assert_spooled_as_delivered(mail);
+	g_assert_cmpuint(body_len, >, 2 * 1024 * 1024);
+	assert_ends_with(body, body_len, "\r\nthe last line before the dot\r\n");
+}
+
 /* a session accepted through one account's pin must not let another account, which does not
  * trust that certificate, resume it without a check */
 static void
@@ -3170,6 +3780,11 @@ main(int argc, char **argv)
 			test_send_raw_recipients_from_headers);
 	g_test_add_func("/mail-sender/daemon/send-raw-fd-explicit-recipients",
 			test_send_raw_fd_explicit_recipients);
+	g_test_add_func("/mail-sender/daemon/send-raw-fd-streamed", test_send_raw_fd_streamed);
+	g_test_add_func("/mail-sender/daemon/send-raw-fd-streamed-refused",
+			test_send_raw_fd_streamed_refused);
+	g_test_add_func("/mail-sender/daemon/send-raw-fd-streamed-dot",
+			test_send_raw_fd_streamed_dot);
 	g_test_add_func("/mail-sender/daemon/send-raw-refused", test_send_raw_refused);
 	g_test_add_func("/mail-sender/daemon/no-tls-resumption-across-accounts",
 			test_no_tls_resumption_across_accounts);
