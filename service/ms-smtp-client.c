@@ -717,7 +717,11 @@ ms_smtp_client_quit_cb(GTask *task)
 static gchar *
 ms_smtp_client_transaction_line(MsSmtpClientHelper *helper, guint i)
 {
-	if (i == 0 && helper->size_param != NULL) {
+	/* SIZE= is the spooled size; a message re-encoded on the way (8BITMIME downgrade) grows
+	 * by an amount known only once it is sent, so it declares none rather than too little
+	 * (RFC 1870 lets a client leave it out; the server's limit was checked against the
+	 * spooled size, which the re-encoding only makes larger) */
+	if (i == 0 && helper->size_param != NULL && helper->downgrade == NULL) {
 		return g_strdup_printf("MAIL FROM:<%s> SIZE=%" G_GUINT64_FORMAT "%s",
 				       helper->envelope_from,
 				       helper->size,
