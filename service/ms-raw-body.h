@@ -32,10 +32,11 @@ typedef struct {
 /* first_line and offset: where the body starts in the whole message, for error messages */
 void
 ms_raw_body_init(MsRawBody *self, MsRawMessageFlags flags, guint first_line, guint64 offset);
-/* appends the normalized bytes of data to out; FALSE with error when the body is refused */
+/* appends the normalized bytes of data to out (NULL: only counts them); FALSE with error when
+ * the body is refused */
 gboolean
 ms_raw_body_feed(MsRawBody *self, const guint8 *data, gsize len, GByteArray *out, GError **error);
-/* the end of the input: ends a last line without a line end */
+/* the end of the input: ends a last line without a line end (out NULL: only counted) */
 void
 ms_raw_body_finish(MsRawBody *self, GByteArray *out);
 /* a '.' line ended the message (MS_RAW_MESSAGE_FLAG_DOT_ENDS): the rest of the input is

@@ -6,6 +6,7 @@
 
 #include "ms-address.h"
 #include "ms-message.h"
+#include "ms-raw-body.h"
 #include "ms-raw-message.h"
 
 /* RFC 5322 §2.1.1, not counting the CRLF */
@@ -249,22 +250,22 @@ ms_raw_message_parse_headers(MsRawMessage *self, guint *line, GError **error)
 	}
 }
 
-/* the body is not parsed, only checked for line lengths and measured for the output */
+/* the body is not parsed, only checked and measured for the output, by the same rules that
+ * SendRawFd streams a large body with (MsRawBody; the '.' line was cut off already) */
 static gboolean
 ms_raw_message_parse_body(MsRawMessage *self, guint line, GError **error)
 {
-	for (gsize pos = self->body_start; pos < self->len; line++) {
-		gsize eol_len = 0;
-		gsize end = ms_raw_message_find_eol(self->data, self->len, pos, &eol_len);
+	MsRawBody body;
 
-		if (end - pos > MS_RAW_MESSAGE_LINE_MAX) {
-			ms_raw_message_set_line_too_long(error, line);
-			return FALSE;
-		}
-		/* a bare CR or LF grows by one octet, a last line without a line end by two */
-		self->extra += 2 - eol_len;
-		pos = end + eol_len;
-	}
+	ms_raw_body_init(&body, MS_RAW_MESSAGE_FLAG_NONE, line, self->body_start);
+	if (!ms_raw_body_feed(&body,
+			      self->data + self->body_start,
+			      self->len - self->body_start,
+			      NULL,
+			      error))
+		return FALSE;
+	ms_raw_body_finish(&body, NULL);
+	self->extra += ms_raw_body_get_written(&body) - (self->len - self->body_start);
 	return TRUE;
 }
 
@@ -663,6 +664,7 @@ ms_raw_message_to_bytes(MsRawMessage *self, const gchar *default_from, GError **
 {
 	g_autoptr(GString) missing = g_string_new(NULL);
 	g_autoptr(GByteArray) out = NULL;
+	MsRawBody body;
 	guint size;
 	gsize n = 0;
 
@@ -690,8 +692,15 @@ ms_raw_message_to_bytes(MsRawMessage *self, const gchar *default_from, GError **
 	}
 	ms_raw_message_write(out, &n, (const guint8 *)missing->str, missing->len);
 	ms_raw_message_write(out, &n, (const guint8 *)"\r\n", 2);
-	ms_raw_message_write_normalized(out, &n, self->data, self->body_start, self->len);
+	/* the body appended into the room left for it; the parser checked it already */
 	g_byte_array_set_size(out, n);
+	ms_raw_body_init(&body, MS_RAW_MESSAGE_FLAG_NONE, 1, self->body_start);
+	ms_raw_body_feed(&body,
+			 self->data + self->body_start,
+			 self->len - self->body_start,
+			 out,
+			 NULL);
+	ms_raw_body_finish(&body, out);
 	return g_byte_array_free_to_bytes(g_steal_pointer(&out));
 }
 

@@ -11,7 +11,8 @@
  * Build and run from /work/main (the corpus is copied so the tree is not changed):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I/work/main/service \
  *     -I/work/main/build-<you> $(pkg-config --cflags gio-2.0) tests/fuzz/fuzz-raw-message.c \
- *     service/ms-raw-message.c service/ms-address.c service/ms-message.c \
+ *     service/ms-raw-message.c service/ms-raw-body.c service/ms-address.c \
+ *     service/ms-message.c \
  *     $(pkg-config --libs gio-2.0) -o /tmp/fuzz-raw-message
  *   rm -rf /tmp/fuzz-raw-message-corpus && \
  *     cp -r tests/fuzz/corpus/raw-message /tmp/fuzz-raw-message-corpus

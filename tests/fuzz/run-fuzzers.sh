@@ -33,7 +33,7 @@ sources_for() {
 	smtp-reply) echo "ms-smtp-reply.c" ;;
 	address) echo "ms-address.c ms-message.c" ;;
 	message) echo "ms-address.c ms-message.c" ;;
-	raw-message) echo "ms-raw-message.c ms-address.c ms-message.c" ;;
+	raw-message) echo "ms-raw-message.c ms-raw-body.c ms-address.c ms-message.c" ;;
 	raw-body) echo "ms-raw-body.c ms-raw-message.c ms-address.c ms-message.c" ;;
 	mime-downgrade) echo "ms-mime-downgrade.c ms-message.c ms-address.c" ;;
 	*) return 1 ;;
