@@ -1019,6 +1019,7 @@ typedef struct {
 	gchar *id;
 	gchar *sender;
 	GPtrArray *recipients; /* NULL-terminated */
+	gboolean header_8bit;
 } MsDaemonRawStream;
 
 static void
@@ -1083,7 +1084,7 @@ ms_daemon_raw_stream_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	    (const gchar *const *)stream->recipients->pdata,
 	    ms_daemon_mail_flags(stream->sender,
 				 (const gchar *const *)stream->recipients->pdata,
-				 has_8bit),
+				 stream->header_8bit || has_8bit),
 	    size,
 	    NULL,
 	    ms_daemon_submit_cb,
@@ -1105,14 +1106,16 @@ ms_daemon_raw_fd_stream(MsDaemonCall *call_owned, GInputStream *in)
 	const guint8 *data = call->raw->data;
 	gsize len = call->raw->len;
 	gsize body_offset;
+	gsize dot_line = len;
 	guint body_line = 1;
 	GError *error = NULL;
 
 	/* sendmail's '.' line in what was read: the message ends there, and it is small */
-	if ((flags & MS_RAW_MESSAGE_FLAG_DOT_ENDS) != 0 &&
-	    ms_raw_message_find_dot_line(data, len) < len) {
+	if ((flags & MS_RAW_MESSAGE_FLAG_DOT_ENDS) != 0)
+		dot_line = ms_raw_message_find_dot_line(data, len);
+	if (dot_line < len) {
 		g_autoptr(GBytes) input = NULL;
-		g_byte_array_set_size(call->raw, (guint)ms_raw_message_find_dot_line(data, len));
+		g_byte_array_set_size(call->raw, (guint)dot_line);
 		input = g_byte_array_free_to_bytes(g_steal_pointer(&call->raw));
 		ms_daemon_raw_submit(g_steal_pointer(&call), input);
 		return;
@@ -1146,6 +1149,7 @@ ms_daemon_raw_fd_stream(MsDaemonCall *call_owned, GInputStream *in)
 				   &header_section))
 		return;
 	g_ptr_array_add(stream->recipients, NULL);
+	stream->header_8bit = ms_daemon_bytes_have_8bit(header_section);
 	out = ms_queue_prepare(call->self->queue, &stream->id, &error);
 	if (out == NULL) {
 		ms_daemon_return_error(call, error);

@@ -143,7 +143,6 @@ typedef struct {
 	GByteArray *pending; /* normalized octets being written */
 	guint64 max_size;
 	guint64 size;
-	gboolean has_8bit;
 	gboolean finished; /* the input ended: close after this write */
 } MsRawBodyCopy;
 
@@ -302,9 +301,6 @@ ms_raw_body_copy_async(GInputStream *in,
 {
 	GTask *task;
 	MsRawBodyCopy *copy;
-	gsize len = 0;
-	const guint8 *data;
-
 	g_return_if_fail(G_IS_INPUT_STREAM(in));
 	g_return_if_fail(prefix != NULL);
 	g_return_if_fail(G_IS_OUTPUT_STREAM(out));
@@ -319,15 +315,13 @@ ms_raw_body_copy_async(GInputStream *in,
 	ms_raw_body_init(&copy->body, flags, first_line, offset);
 	g_task_set_task_data(task, copy, (GDestroyNotify)ms_raw_body_copy_free);
 
-	data = g_bytes_get_data(prefix, &len);
-	g_byte_array_append(copy->pending, data, (guint)len);
-	for (gsize i = 0; i < len && !copy->has_8bit; i++)
-		copy->has_8bit = data[i] >= 0x80;
-	if (body_start != NULL) {
-		data = g_bytes_get_data(body_start, &len);
-		if (!ms_raw_body_copy_feed(task, data, len))
-			return;
-	}
+	g_byte_array_append(copy->pending,
+			    g_bytes_get_data(prefix, NULL),
+			    (guint)g_bytes_get_size(prefix));
+	if (body_start != NULL && !ms_raw_body_copy_feed(task,
+							 g_bytes_get_data(body_start, NULL),
+							 g_bytes_get_size(body_start)))
+		return;
 	ms_raw_body_copy_write(task);
 }
 
@@ -344,6 +338,6 @@ ms_raw_body_copy_finish(GAsyncResult *res, guint64 *size, gboolean *has_8bit, GE
 	if (size != NULL)
 		*size = copy->size;
 	if (has_8bit != NULL)
-		*has_8bit = copy->has_8bit || ms_raw_body_has_8bit(&copy->body);
+		*has_8bit = ms_raw_body_has_8bit(&copy->body);
 	return TRUE;
 }

@@ -78,7 +78,7 @@ ms_raw_body_copy_async(GInputStream *in,
 		       GCancellable *cancellable,
 		       GAsyncReadyCallback callback,
 		       gpointer user_data);
-/* size: the octets written (prefix and body); has_8bit: an octet over 127 in prefix or body */
+/* size: the octets written (prefix and body); has_8bit: an octet over 127 in the body */
 gboolean
 ms_raw_body_copy_finish(GAsyncResult *res, guint64 *size, gboolean *has_8bit, GError **error);
 
